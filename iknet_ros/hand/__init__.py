@@ -1,0 +1,1 @@
+"""Hand model: the skeleton, kinematics, synthetic motion and the detector-noise model."""

@@ -1,0 +1,246 @@
+"""Batched, differentiable hand kinematics in torch.
+
+Every function works over any leading dimensions ``...``; the only Python loops run over the
+skeleton's depth (4 levels), never over the batch.
+
+Rotation representations (named everywhere):
+* ``quat_xyzw``: unit quaternion, scalar last (ROS geometry_msgs and scipy order).
+* rotation matrix (..., 3, 3).
+* ``rot6d``: the continuous 6D representation of Zhou et al. (CVPR 2019), the first two columns
+  of the matrix, concatenated column-wise (..., 6).
+"""
+import torch
+
+from iknet_ros.hand import skeleton as sk
+
+
+def _levels():
+    """Non-root joints grouped by depth, so FK runs one level at a time."""
+    depth = [0] * sk.NUM_JOINTS
+    for i in range(1, sk.NUM_JOINTS):
+        depth[i] = depth[sk.PARENTS[i]] + 1
+    return [[i for i in range(sk.NUM_JOINTS) if depth[i] == d] for d in range(1, max(depth) + 1)]
+
+
+_LEVELS = _levels()
+_PARENTS = torch.tensor([max(p, 0) for p in sk.PARENTS])
+
+
+# --- representations --------------------------------------------------------------------------
+
+def quat_xyzw_to_matrix(quat_xyzw: torch.Tensor) -> torch.Tensor:
+    """(..., 4) quaternion (x, y, z, w), normalised here -> (..., 3, 3) rotation matrix."""
+    q = quat_xyzw / quat_xyzw.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    x, y, z, w = q.unbind(-1)
+    m = torch.stack([
+        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+    ], dim=-1)
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def matrix_to_quat_xyzw(matrix: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) rotation matrix -> (..., 4) unit quaternion (x, y, z, w) with w >= 0.
+
+    Uses the numerically stable branch per element (largest of w, x, y, z), vectorised.
+    """
+    m = matrix
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # squared magnitudes times 4 of (w, x, y, z)
+    q_abs = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
+                         1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1)
+    q_abs = q_abs.clamp_min(0).sqrt()  # (..., 4) = 2 * |(w, x, y, z)|
+    m21_12 = m[..., 2, 1] - m[..., 1, 2]
+    m02_20 = m[..., 0, 2] - m[..., 2, 0]
+    m10_01 = m[..., 1, 0] - m[..., 0, 1]
+    m10p01 = m[..., 1, 0] + m[..., 0, 1]
+    m02p20 = m[..., 0, 2] + m[..., 2, 0]
+    m12p21 = m[..., 1, 2] + m[..., 2, 1]
+    # candidate (w, x, y, z) * 4 * component, one row per branch
+    candidates = torch.stack([
+        torch.stack([q_abs[..., 0] ** 2, m21_12, m02_20, m10_01], dim=-1),
+        torch.stack([m21_12, q_abs[..., 1] ** 2, m10p01, m02p20], dim=-1),
+        torch.stack([m02_20, m10p01, q_abs[..., 2] ** 2, m12p21], dim=-1),
+        torch.stack([m10_01, m02p20, m12p21, q_abs[..., 3] ** 2], dim=-1),
+    ], dim=-2)  # (..., 4, 4)
+    candidates = candidates / (2 * q_abs[..., None].clamp_min(0.1))
+    best = q_abs.argmax(dim=-1)  # (...)
+    index = best[..., None, None].expand(best.shape + (1, 4))
+    wxyz = torch.gather(candidates, -2, index)[..., 0, :]
+    wxyz = wxyz / wxyz.norm(dim=-1, keepdim=True)
+    wxyz = torch.where(wxyz[..., :1] < 0, -wxyz, wxyz)
+    return torch.cat([wxyz[..., 1:], wxyz[..., :1]], dim=-1)
+
+
+def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) -> (..., 6): first two columns, column after column."""
+    return torch.cat([matrix[..., :, 0], matrix[..., :, 1]], dim=-1)
+
+
+def rot6d_to_matrix(rot6d: torch.Tensor) -> torch.Tensor:
+    """(..., 6) -> (..., 3, 3) by Gram-Schmidt; any 6 numbers give a valid rotation."""
+    a, b = rot6d[..., :3], rot6d[..., 3:]
+    x = torch.nn.functional.normalize(a, dim=-1)
+    y = torch.nn.functional.normalize(b - (x * b).sum(-1, keepdim=True) * x, dim=-1)
+    z = torch.cross(x, y, dim=-1)
+    return torch.stack([x, y, z], dim=-1)
+
+
+def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
+    """(..., 3) rotation vector (radians) -> (..., 3, 3) by Rodrigues' formula."""
+    angle = axis_angle.norm(dim=-1, keepdim=True)  # (..., 1)
+    axis = axis_angle / angle.clamp_min(1e-12)
+    x, y, z = axis.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(axis.shape + (3,))
+    s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
+    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
+    return eye + s * k + (1 - c) * (k @ k)
+
+
+def geodesic_angle(r_a: torch.Tensor, r_b: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) x2 -> (...) angle in radians of the rotation between them."""
+    trace = (r_a.transpose(-1, -2) @ r_b).diagonal(dim1=-2, dim2=-1).sum(-1)
+    return torch.acos(((trace - 1) / 2).clamp(-1 + 1e-7, 1 - 1e-7))
+
+
+# --- skeleton ---------------------------------------------------------------------------------
+
+def rest_offsets(dtype=torch.float32, device=None) -> torch.Tensor:
+    """(21, 3) rest bone offsets of the reference hand in metres."""
+    return torch.as_tensor(sk.REST_OFFSETS, dtype=dtype, device=device)
+
+
+def forward_kinematics(local_rot: torch.Tensor, offsets: torch.Tensor,
+                       root_position: torch.Tensor = None):
+    """Local joint rotations -> global rotations and joint positions.
+
+    local_rot: (..., 21, 3, 3), row 0 is the wrist's rotation in the parent (camera) frame.
+    offsets:   (..., 21, 3) offset of each joint from its parent in the parent's rest frame
+               (broadcast against local_rot's leading dims).
+    root_position: (..., 3) wrist position, default the origin.
+    Returns (global_rot (..., 21, 3, 3), positions (..., 21, 3)).
+    """
+    lead = local_rot.shape[:-3]
+    offsets = offsets.expand(lead + offsets.shape[-2:])
+    global_rot = [None] * sk.NUM_JOINTS
+    positions = [None] * sk.NUM_JOINTS
+    global_rot[0] = local_rot[..., 0, :, :]
+    positions[0] = (torch.zeros(lead + (3,), dtype=local_rot.dtype, device=local_rot.device)
+                    if root_position is None else root_position.expand(lead + (3,)))
+    for level in _LEVELS:
+        idx = torch.tensor(level, device=local_rot.device)
+        par = _PARENTS.to(local_rot.device)[idx]
+        parent_rot = torch.stack([global_rot[p] for p in par.tolist()], dim=-3)  # (..., n, 3, 3)
+        parent_pos = torch.stack([positions[p] for p in par.tolist()], dim=-2)   # (..., n, 3)
+        rot = parent_rot @ local_rot[..., idx, :, :]
+        pos = parent_pos + (parent_rot @ offsets[..., idx, :, None])[..., 0]
+        for k, j in enumerate(level):
+            global_rot[j] = rot[..., k, :, :]
+            positions[j] = pos[..., k, :]
+    return torch.stack(global_rot, dim=-3), torch.stack(positions, dim=-2)
+
+
+def global_to_local(global_rot: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3, 3) global rotations -> local (relative to the parent; the wrist unchanged)."""
+    parent = global_rot[..., _PARENTS.to(global_rot.device), :, :]
+    local = parent.transpose(-1, -2) @ global_rot
+    return torch.cat([global_rot[..., :1, :, :], local[..., 1:, :, :]], dim=-3)
+
+
+def local_to_global(local_rot: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3, 3) local rotations -> global rotations (no positions needed)."""
+    zeros = torch.zeros(local_rot.shape[:-3] + (sk.NUM_JOINTS, 3),
+                        dtype=local_rot.dtype, device=local_rot.device)
+    return forward_kinematics(local_rot, zeros)[0]
+
+
+def bone_lengths(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3) -> (..., 21) distance of each joint from its parent (0 for the wrist)."""
+    return (positions - positions[..., _PARENTS.to(positions.device), :]).norm(dim=-1)
+
+
+def offsets_from_positions(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3) -> (..., 21, 3) rest offsets of the hand with these bone lengths."""
+    return rest_offsets(positions.dtype, positions.device) * (
+        bone_lengths(positions) / rest_offsets(positions.dtype, positions.device).norm(dim=-1)
+        .clamp_min(1e-9))[..., None]
+
+
+def wrist_frame(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3) joint positions -> (..., 3, 3) canonical hand frame (columns x, y, z).
+
+    x: wrist -> middle MCP (distal); y: pinky MCP -> index MCP (radial), made orthogonal to x;
+    z = x cross y (dorsal for a right hand). The frame of the rest pose is the identity.
+    """
+    wrist = positions[..., sk.JOINT_INDEX['wrist'], :]
+    x = positions[..., sk.JOINT_INDEX['middle_mcp'], :] - wrist
+    y = (positions[..., sk.JOINT_INDEX['index_mcp'], :]
+         - positions[..., sk.JOINT_INDEX['pinky_mcp'], :])
+    x = torch.nn.functional.normalize(x, dim=-1)
+    y = torch.nn.functional.normalize(y - (x * y).sum(-1, keepdim=True) * x, dim=-1)
+    z = torch.cross(x, y, dim=-1)
+    frame = torch.stack([x, y, z], dim=-1)
+    # the rest pose's wrist->middle MCP and pinky->index MCP directions are not exactly the hand
+    # frame's axes; correct by the rest pose's own frame so that the rest pose maps to identity
+    return frame @ _REST_FRAME.to(frame).transpose(-1, -2)
+
+
+def _raw_rest_frame():
+    p = torch.as_tensor(sk.REST_POSITIONS, dtype=torch.float64)
+    x = torch.nn.functional.normalize(p[sk.JOINT_INDEX['middle_mcp']], dim=-1)
+    y = p[sk.JOINT_INDEX['index_mcp']] - p[sk.JOINT_INDEX['pinky_mcp']]
+    y = torch.nn.functional.normalize(y - (x * y).sum() * x, dim=-1)
+    return torch.stack([x, y, torch.cross(x, y, dim=-1)], dim=-1)
+
+
+_REST_FRAME = _raw_rest_frame()
+
+
+# --- anatomical angles ------------------------------------------------------------------------
+
+def _axes(dtype, device):
+    return torch.as_tensor(sk.JOINT_AXES, dtype=dtype, device=device)
+
+
+def angles_to_local(angles_deg: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3) (flexion, abduction, twist) degrees -> (..., 21, 3, 3) local rotations.
+
+    In each joint's axes frame the rotation is Ry(flexion) @ Rz(abduction) @ Rx(twist); flexion
+    comes first so that flexions beyond 90 degrees (PIP) stay unambiguous.
+    """
+    f, a, t = torch.deg2rad(angles_deg).unbind(-1)
+    one, zero = torch.ones_like(f), torch.zeros_like(f)
+    ry = torch.stack([f.cos(), zero, f.sin(), zero, one, zero, -f.sin(), zero, f.cos()], -1)
+    rz = torch.stack([a.cos(), -a.sin(), zero, a.sin(), a.cos(), zero, zero, zero, one], -1)
+    rx = torch.stack([one, zero, zero, zero, t.cos(), -t.sin(), zero, t.sin(), t.cos()], -1)
+    shape = f.shape + (3, 3)
+    m = ry.reshape(shape) @ rz.reshape(shape) @ rx.reshape(shape)
+    axes = _axes(m.dtype, m.device)
+    return axes @ m @ axes.transpose(-1, -2)
+
+
+def local_to_angles(local_rot: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3, 3) local rotations -> (..., 21, 3) (flexion, abduction, twist) in degrees.
+
+    The inverse of `angles_to_local` (abduction within +-90 degrees). The wrist row is the
+    wrist's rotation decomposed in the hand frame; tips carry no meaning.
+    """
+    axes = _axes(local_rot.dtype, local_rot.device)
+    m = axes.transpose(-1, -2) @ local_rot @ axes
+    abduction = torch.asin(m[..., 1, 0].clamp(-1, 1))
+    flexion = torch.atan2(-m[..., 2, 0], m[..., 0, 0])
+    twist = torch.atan2(-m[..., 1, 2], m[..., 1, 1])
+    return torch.rad2deg(torch.stack([flexion, abduction, twist], dim=-1))
+
+
+def mirror_positions(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 3) points -> mirrored through the x = 0 plane (left hand <-> right hand)."""
+    return positions @ torch.as_tensor(sk.MIRROR, dtype=positions.dtype, device=positions.device)
+
+
+def mirror_rotations(rot: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) rotations of a mirrored hand: M R M with M = diag(-1, 1, 1)."""
+    m = torch.as_tensor(sk.MIRROR, dtype=rot.dtype, device=rot.device)
+    return m @ rot @ m

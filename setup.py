@@ -1,0 +1,32 @@
+"""ament_python package definition of iknet_ros (colcon build and pip install -e . both use it)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = 'iknet_ros'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+        ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
+        ('share/' + package_name + '/config', glob('config/*.yaml') + glob('config/*.rviz')),
+    ],
+    package_data={package_name: ['weights/*/*.safetensors', 'weights/*/*.json']},
+    include_package_data=True,
+    zip_safe=True,
+    maintainer='iknet_ros developers',
+    maintainer_email='iknet-ros@example.com',
+    description='Live 3D hand tracking for ROS 2: MediaPipe keypoints to joint rotations '
+                'with a sequence IKNet (Transformer over a temporal window).',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'iknet-ros = iknet_ros.cli:main',
+        ],
+    },
+)
