@@ -1,8 +1,21 @@
-"""The `iknet-ros` command line: one entry point, a subcommand per job."""
+"""The `iknet-ros` command line: one entry point, one subcommand per job.
+
+Each subcommand lives beside the code it drives, in a module with ``add_arguments(parser)`` and
+``run(args) -> int``; this file only lists them.
+"""
 import argparse
+import importlib
 import sys
 
 from iknet_ros import __version__
+
+# subcommand -> (module, one-line help)
+COMMANDS = {
+}
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -11,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog='iknet-ros',
         description='Live 3D hand tracking for ROS 2: MediaPipe keypoints to joint rotations.')
     parser.add_argument('--version', action='version', version=f'iknet-ros {__version__}')
-    parser.add_subparsers(dest='command', metavar='COMMAND')
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
     return parser
 
 
@@ -22,7 +40,13 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return args.run(args)
+    try:
+        return int(args.run(args) or 0)
+    except CliError as error:
+        print(f'iknet-ros {args.command}: error: {error}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == '__main__':
