@@ -1,0 +1,126 @@
+"""The package's metadata agrees with its code, and the code passes lint."""
+import ast
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Python top-level module -> the package.xml key that provides it
+MODULE_TO_DEPENDENCY = {
+    'rclpy': 'rclpy',
+    'builtin_interfaces': 'builtin_interfaces',
+    'std_msgs': 'std_msgs',
+    'sensor_msgs': 'sensor_msgs',
+    'geometry_msgs': 'geometry_msgs',
+    'visualization_msgs': 'visualization_msgs',
+    'tf2_msgs': 'tf2_msgs',
+    'launch': 'launch',
+    'launch_ros': 'launch_ros',
+    'ament_index_python': 'ament_index_python',
+    'numpy': 'python3-numpy',
+    'cv2': 'python3-opencv',
+    'scipy': 'python3-scipy',
+    'matplotlib': 'python3-matplotlib',
+    'mpl_toolkits': 'python3-matplotlib',
+    'tqdm': 'python3-tqdm',
+    'yaml': 'python3-yaml',
+    'safetensors': 'python3-safetensors-pip',
+    'mediapipe': 'python3-mediapipe-pip',
+    'torch': 'python3-torch-pip',
+    'mcap': 'python3-mcap-ros2-support-pip',
+    'mcap_ros2': 'python3-mcap-ros2-support-pip',
+}
+
+
+def runtime_imports():
+    """Top-level modules imported anywhere in the installed package and launch files."""
+    files = list((ROOT / 'iknet_ros').rglob('*.py')) + list((ROOT / 'launch').glob('*.py'))
+    found = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split('.')[0]
+                if top not in sys.stdlib_module_names and top != 'iknet_ros':
+                    found.setdefault(top, path.relative_to(ROOT))
+    return found
+
+
+def test_every_runtime_import_has_a_package_xml_dependency():
+    declared = {e.text for e in ET.parse(ROOT / 'package.xml').getroot()
+                if e.tag in ('depend', 'exec_depend')}
+    for module, where in sorted(runtime_imports().items()):
+        assert module in MODULE_TO_DEPENDENCY, (
+            f'{where} imports {module!r}: add its rosdep key to package.xml and to this table')
+        assert MODULE_TO_DEPENDENCY[module] in declared, (
+            f'{where} imports {module!r} but package.xml lacks {MODULE_TO_DEPENDENCY[module]!r}')
+
+
+def test_package_xml_is_format_3_with_ament_python():
+    root = ET.parse(ROOT / 'package.xml').getroot()
+    assert root.get('format') == '3'
+    assert root.findtext('name') == 'iknet_ros'
+    assert root.find('export').findtext('build_type') == 'ament_python'
+    assert (ROOT / 'resource' / 'iknet_ros').exists()
+
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+    """A wheel built from setup.py: what a real install would put on disk."""
+    out = tmp_path_factory.mktemp('wheel')
+    subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation',
+                    '-q', '-w', str(out), str(ROOT)], check=True, capture_output=True)
+    (path,) = out.glob('*.whl')
+    return zipfile.ZipFile(path)
+
+
+def test_setup_installs_every_launch_and_config_file(wheel):
+    share = 'iknet_ros-0.1.0.data/data/share/'
+    installed = set(wheel.namelist())
+    data = [p for folder in ('launch', 'config') for p in (ROOT / folder).rglob('*') if p.is_file()]
+    assert data, 'launch/ and config/ hold no files'
+    for path in data:
+        assert share + 'iknet_ros/' + str(path.relative_to(ROOT)) in installed, \
+            f'{path} is not installed'
+    assert share + 'iknet_ros/package.xml' in installed
+    assert share + 'ament_index/resource_index/packages/iknet_ros' in installed
+
+
+def test_setup_installs_shipped_weights(wheel):
+    installed = set(wheel.namelist())
+    weights = list((ROOT / 'iknet_ros' / 'weights').rglob('*.safetensors'))
+    assert weights, 'no shipped weights under iknet_ros/weights/'
+    for path in weights:
+        assert str(path.relative_to(ROOT)) in installed, f'{path} is not installed'
+        assert str(path.with_name('config.json').relative_to(ROOT)) in installed
+
+
+def test_console_scripts_are_declared(wheel):
+    (name,) = [n for n in wheel.namelist() if n.endswith('entry_points.txt')]
+    scripts = wheel.read(name).decode()
+    for executable in ('iknet-ros', 'keypoint_node', 'iknet_node', 'video_source'):
+        assert f'{executable} = iknet_ros.' in scripts, f'no console script {executable}'
+
+
+def test_cli_answers_help_and_version():
+    cli = [sys.executable, '-m', 'iknet_ros.cli']
+    version = subprocess.run(cli + ['--version'], capture_output=True, text=True, check=True)
+    assert version.stdout.strip().startswith('iknet-ros ')
+    help_text = subprocess.run(cli + ['--help'], capture_output=True, text=True, check=True)
+    assert 'usage: iknet-ros' in help_text.stdout
+
+
+def test_lint_passes():
+    result = subprocess.run([sys.executable, '-m', 'ruff', 'check', str(ROOT)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
