@@ -21,8 +21,8 @@ class NoiseConfig:
 
     joint_sigma_mm: tuple = (0.0, 0.0, 0.0)  # correlated per-joint noise std along camera x, y, z
     joint_rho: float = 0.0                   # AR(1) coefficient per frame of that noise
-    white_sigma_mm: float = 0.0              # independent per-frame noise std (all axes)
-    tip_factor: float = 1.0                  # noise multiplier at the fingertips (ramped down)
+    burst_sigma: float = 0.0                 # log-std of a slow envelope on it (hard moments)
+    depth_scale: tuple = (1.0,) * 5          # noise multiplier by chain depth (wrist .. tip)
     bone_sigma: float = 0.0                  # relative std of each bone's length wobble
     bone_rho: float = 0.0                    # AR(1) coefficient per frame of the bone wobble
     scale_sigma: float = 0.0                 # relative std of the whole hand's scale wobble
@@ -33,15 +33,15 @@ class NoiseConfig:
     def scaled(self, factor: float) -> 'NoiseConfig':
         """The same model with every magnitude and probability multiplied by `factor`."""
         return replace(self, joint_sigma_mm=tuple(factor * s for s in self.joint_sigma_mm),
-                       white_sigma_mm=factor * self.white_sigma_mm,
                        bone_sigma=factor * self.bone_sigma, scale_sigma=factor * self.scale_sigma,
                        glitch_prob=factor * self.glitch_prob, glitch_mm=factor * self.glitch_mm,
                        missing_prob=factor * self.missing_prob)
 
 
-_REALISTIC = NoiseConfig(joint_sigma_mm=(2.0, 2.0, 5.0), joint_rho=0.8, white_sigma_mm=0.6,
-                         tip_factor=1.6, bone_sigma=0.05, bone_rho=0.85, scale_sigma=0.02,
-                         glitch_prob=0.01, glitch_mm=8.0, missing_prob=0.01)
+# calibrated with `iknet-ros noise-report` against real MediaPipe landmarks (see noise_stats)
+_REALISTIC = NoiseConfig(joint_sigma_mm=(0.28, 0.28, 0.85), joint_rho=0.82, burst_sigma=0.9,
+                         depth_scale=(1.0, 1.0, 1.6, 2.8, 4.3), bone_sigma=0.015, bone_rho=0.9,
+                         scale_sigma=0.01, glitch_prob=0.01, glitch_mm=8.0, missing_prob=0.005)
 
 NOISE_LEVELS = {
     'clean': NoiseConfig(),
@@ -73,7 +73,7 @@ def _ancestors() -> np.ndarray:
 _ANCESTORS = _ancestors()
 _PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
 # depth of each joint in its finger (0 wrist, 1 first joint .. 4 tip), for the tip noise ramp
-_DEPTH = np.array([0] + [k + 1 for _ in range(5) for k in range(4)], dtype=np.float32)
+_DEPTH = np.array([0] + [k + 1 for _ in range(5) for k in range(4)])
 
 
 def _ar1(rng, shape, rho, axis=1):
@@ -108,12 +108,15 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
     bones = bones * scale[..., None]
     noisy = true[:, :, :1] + np.einsum('jk,bfkc->bfjc', _ANCESTORS, bones)
 
-    # per-joint noise, larger along depth and towards the fingertips, temporally correlated
-    ramp = 1.0 + (cfg.tip_factor - 1.0) * _DEPTH / 4.0                  # (21,)
+    # per-joint noise, larger along depth and towards the fingertips (as in MediaPipe's),
+    # temporally correlated
+    ramp = np.asarray(cfg.depth_scale, dtype=np.float32)[_DEPTH]        # (21,)
     sigma = np.asarray(cfg.joint_sigma_mm, dtype=np.float32) / 1000.0   # (3,)
     noise = _ar1(rng, (b, f, sk.NUM_JOINTS, 3), cfg.joint_rho) * sigma
-    noise += rng.standard_normal((b, f, sk.NUM_JOINTS, 3), dtype=np.float32) \
-        * (cfg.white_sigma_mm / 1000.0)
+    if cfg.burst_sigma > 0.0:
+        # some stretches (fast motion, edge-on views) are noisier than others; mean factor 1
+        envelope = np.exp(cfg.burst_sigma * _ar1(rng, (b, f), 0.97) - cfg.burst_sigma ** 2 / 2)
+        noise *= envelope[:, :, None, None]
     noisy += noise * ramp[:, None]
 
     # glitches: a finger (from a random joint to its tip) jumps for one or two frames
