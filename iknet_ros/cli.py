@@ -12,6 +12,7 @@ from iknet_ros import __version__
 # subcommand -> (module, one-line help)
 COMMANDS = {
     'noise-report': ('iknet_ros.hand.noise_stats', 'real vs synthetic keypoint noise statistics'),
+    'plot': ('iknet_ros.plots', 'draw plots (PNG): iknet-ros plot KIND ...'),
 }
 
 

@@ -49,35 +49,45 @@ def _pose(curl=(0, 0, 0, 0), spread=(0, 0, 0, 0), thumb=(0, 0, 0, 0, 0), mcp=Non
     return np.clip(a, _LIMITS[..., 0], _LIMITS[..., 1])
 
 
-_THUMB_TUCKED = (40.0, -5.0, 10.0, 50.0, 35.0)     # over the curled middle phalanges
-_THUMB_ACROSS = (45.0, -20.0, 15.0, 55.0, 45.0)    # folded across the palm
-_THUMB_OUT = (-15.0, 30.0, 0.0, 0.0, 0.0)          # extended away from the index
+# thumb (cmc flexion, cmc abduction, cmc twist, mcp flexion, ip flexion); the tucked and folded
+# thumbs and the pinches were solved (least squares on the reference hand, within the limits) to
+# put the thumb tip on the curled fingers or the finger tip
+_THUMB_FIST = (5.0, -25.0, -15.0, 36.0, 80.0)       # over the index and middle phalanges
+_THUMB_OUT = (-10.0, 10.0, 0.0, 0.0, 0.0)           # spread far from the index
 _SPREAD = (8.0, 0.0, -6.0, -12.0)
 _FIST = (1.0, 1.0, 1.0, 1.0)
+_PINCH_REST = dict(mcp=[10.0, 15.0, 20.0, 25.0], pip=[15.0, 20.0, 25.0, 30.0])
 
-# name -> (21, 3) angles in degrees (flexion, abduction, twist); the pinches put the thumb tip on
-# each finger tip for the reference hand
+
+def _pinch(k, thumb, mcp, abduction, pip):
+    """Thumb tip on finger k's tip (k = 0 index .. 3 pinky), other fingers slightly flexed."""
+    mcps, pips, spread = list(_PINCH_REST['mcp']), list(_PINCH_REST['pip']), [0.0] * 4
+    mcps[k], pips[k], spread[k] = mcp, pip, abduction
+    return _pose(mcp=mcps, pip=pips, spread=spread, thumb=thumb)
+
+
+# name -> (21, 3) angles in degrees (flexion, abduction, twist)
 POSES = {
-    'open': _pose(spread=_SPREAD, thumb=_THUMB_OUT),
+    'open': _pose(spread=_SPREAD, thumb=(-5.0, 0.0, 0.0, 0.0, 0.0)),
     'flat': _pose(spread=(-4.0, 0.0, 4.0, 8.0), thumb=(0.0, -10.0, 0.0, 5.0, 5.0)),
-    'relaxed': _pose(mcp=(20, 25, 30, 35), pip=(25, 30, 35, 40), thumb=(10, 5, 5, 10, 10)),
-    'fist': _pose(curl=_FIST, thumb=_THUMB_TUCKED),
-    'point': _pose(curl=(0.0, 1.0, 1.0, 1.0), thumb=_THUMB_TUCKED),
-    'thumbs_up': _pose(curl=_FIST, thumb=(-10.0, 15.0, 0.0, 0.0, 0.0)),
-    'count_1': _pose(curl=(0.0, 1.0, 1.0, 1.0), thumb=_THUMB_TUCKED),
+    'relaxed': _pose(mcp=(20, 25, 30, 35), pip=(25, 30, 35, 40), thumb=(10, 0, 0, 10, 10)),
+    'fist': _pose(curl=_FIST, thumb=_THUMB_FIST),
+    'point': _pose(curl=(0.0, 1.0, 1.0, 1.0), thumb=(30.0, -25.0, -15.0, 27.0, 80.0)),
+    'thumbs_up': _pose(curl=_FIST, thumb=(-10.0, -20.0, 0.0, 0.0, 0.0)),
+    'count_1': _pose(curl=(0.0, 1.0, 1.0, 1.0), thumb=(30.0, -25.0, -15.0, 27.0, 80.0)),
     'count_2': _pose(curl=(0.0, 0.0, 1.0, 1.0), spread=(10.0, -8.0, 0.0, 0.0),
-                     thumb=_THUMB_TUCKED),
+                     thumb=(42.0, -25.0, -15.0, 23.0, 80.0)),
     'count_3': _pose(curl=(0.0, 0.0, 0.0, 1.0), spread=(8.0, 0.0, -8.0, 0.0),
-                     thumb=_THUMB_TUCKED),
-    'count_4': _pose(spread=_SPREAD, thumb=_THUMB_ACROSS),
+                     thumb=(50.0, -25.0, -15.0, 44.0, 61.0)),
+    'count_4': _pose(spread=_SPREAD, thumb=(50.0, -25.0, -15.0, 45.0, 60.0)),
     'count_5': _pose(spread=(10.0, 0.0, -8.0, -15.0), thumb=_THUMB_OUT),
-    'pinch_index': _pose(mcp=(40, 10, 15, 20), pip=(45, 15, 20, 25), thumb=(25, 10, 10, 20, 20)),
-    'pinch_middle': _pose(mcp=(10, 45, 15, 20), pip=(15, 50, 20, 25), thumb=(35, 0, 15, 25, 20)),
-    'pinch_ring': _pose(mcp=(10, 15, 50, 20), pip=(15, 20, 55, 25), thumb=(45, -10, 15, 30, 20)),
-    'pinch_pinky': _pose(mcp=(10, 15, 20, 55), pip=(15, 20, 25, 60), thumb=(50, -20, 20, 35, 20)),
-    'grasp_large': _pose(curl=(0.3, 0.3, 0.32, 0.35), thumb=(15.0, 15.0, 10.0, 10.0, 5.0)),
-    'grasp_medium': _pose(curl=(0.5, 0.5, 0.52, 0.55), thumb=(25.0, 5.0, 10.0, 20.0, 15.0)),
-    'grasp_small': _pose(curl=(0.7, 0.7, 0.72, 0.75), thumb=(35.0, -5.0, 10.0, 30.0, 25.0)),
+    'pinch_index': _pinch(0, (25.1, -24.6, 5.6, 11.7, 10.4), 43.9, 2.6, 56.6),
+    'pinch_middle': _pinch(1, (34.0, -25.0, 1.2, 17.4, 14.0), 49.5, 6.4, 58.7),
+    'pinch_ring': _pinch(2, (42.4, -25.0, -8.4, 26.1, 19.2), 53.1, 7.0, 56.0),
+    'pinch_pinky': _pinch(3, (50.0, -25.0, -15.0, 38.3, 28.3), 57.3, 6.1, 49.6),
+    'grasp_large': _pose(curl=(0.3, 0.3, 0.32, 0.35), thumb=(15.0, -5.0, 0.0, 10.0, 5.0)),
+    'grasp_medium': _pose(curl=(0.5, 0.5, 0.52, 0.55), thumb=(25.0, -15.0, 0.0, 20.0, 15.0)),
+    'grasp_small': _pose(curl=(0.7, 0.7, 0.72, 0.75), thumb=(35.0, -20.0, -5.0, 30.0, 25.0)),
 }
 _POSE_STACK = np.stack(list(POSES.values()))  # (P, 21, 3)
 
