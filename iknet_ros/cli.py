@@ -13,6 +13,8 @@ from iknet_ros import __version__
 COMMANDS = {
     'noise-report': ('iknet_ros.hand.noise_stats', 'real vs synthetic keypoint noise statistics'),
     'plot': ('iknet_ros.plots', 'draw plots (PNG): iknet-ros plot KIND ...'),
+    'train': ('iknet_ros.model.train', 'train the baseline or the sequence IKNet'),
+    'evaluate': ('iknet_ros.model.evaluate', 'evaluate IKNets on the held-out set (mm)'),
 }
 
 

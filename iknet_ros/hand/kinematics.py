@@ -244,3 +244,43 @@ def mirror_rotations(rot: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) rotations of a mirrored hand: M R M with M = diag(-1, 1, 1)."""
     m = torch.as_tensor(sk.MIRROR, dtype=rot.dtype, device=rot.device)
     return m @ rot @ m
+
+
+# --- analytic inverse kinematics ----------------------------------------------------------------
+
+def swing_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(..., 3) unit vectors a, b -> (..., 3, 3) the smallest rotation taking a onto b."""
+    v = torch.cross(a, b, dim=-1)
+    c = (a * b).sum(-1)[..., None, None]
+    x, y, z = v.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(v.shape + (3,))
+    eye = torch.eye(3, dtype=a.dtype, device=a.device)
+    return eye + k + (k @ k) / (1 + c).clamp_min(1e-6)
+
+
+def swing_ik(positions: torch.Tensor) -> torch.Tensor:
+    """(..., 21, 3) joint positions -> (..., 21, 3, 3) local rotations without twist.
+
+    The closed-form inverse of `forward_kinematics` up to twist: the wrist gets the canonical hand
+    frame, every other articulated joint the smallest rotation that points its bone at the
+    observed child. FK of the result on the observed bone lengths reproduces every finger bone's
+    direction exactly; the learned models refine it.
+    """
+    rest_dir = torch.nn.functional.normalize(rest_offsets(positions.dtype, positions.device),
+                                             dim=-1)                          # (21, 3)
+    global_rot = [None] * sk.NUM_JOINTS
+    local = [torch.eye(3, dtype=positions.dtype, device=positions.device)
+             .expand(positions.shape[:-2] + (3, 3))] * sk.NUM_JOINTS
+    global_rot[0] = local[0] = wrist_frame(positions)
+    for level in _LEVELS:
+        for j in level:
+            if j in sk.TIPS:
+                continue
+            parent = global_rot[sk.PARENTS[j]]
+            bone = torch.nn.functional.normalize(positions[..., j + 1, :] - positions[..., j, :],
+                                                 dim=-1)
+            observed = (parent.transpose(-1, -2) @ bone[..., None])[..., 0]  # in parent frame
+            local[j] = swing_rotation(rest_dir[j + 1].expand_as(observed), observed)
+            global_rot[j] = parent @ local[j]
+    return torch.stack(local, dim=-3)

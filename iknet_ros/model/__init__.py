@@ -1,0 +1,1 @@
+"""The IKNets: networks, data, training, evaluation, checkpoints."""

@@ -1,0 +1,137 @@
+"""`iknet-ros evaluate`: the held-out comparison in millimetres, side by side.
+
+For each noise level it reports the detections themselves, the detections smoothed by a One Euro
+filter (minimal-hand's demo setting and one tuned on training seeds), and each model run with
+sliding windows along every held-out sequence.
+"""
+import itertools
+import json
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from iknet_ros.cli import CliError
+from iknet_ros.hand.motion import generate_motion
+from iknet_ros.hand.observation import observe
+from iknet_ros.model import data as hand_data
+from iknet_ros.model.checkpoint import CheckpointError, default_checkpoint, load_checkpoint
+from iknet_ros.model.metrics import accel_error_mm, angle_error_deg, mpjpe_mm, predicted_positions
+from iknet_ros.model.one_euro import OneEuroFilter
+
+LEVELS = ('realistic', 'clean')
+FPS = 30.0
+MINIMAL_HAND_ONE_EURO = {'min_cutoff': 4.0, 'beta': 0.0}
+TUNING_SEED = 777  # a training seed (below data.HELD_OUT_SEED)
+
+
+def one_euro(keypoints: torch.Tensor, min_cutoff: float, beta: float) -> torch.Tensor:
+    """(S, F, 21, 3) detections -> the same smoothed causally along F by a One Euro filter."""
+    filt = OneEuroFilter(FPS, min_cutoff, beta)
+    return torch.stack([filt(frame) for frame in keypoints.unbind(1)], dim=1)
+
+
+def tune_one_euro(sequences: int = 48, frames: int = 90) -> dict:
+    """The One Euro setting with the lowest MPJPE on `realistic` training-seed sequences."""
+    motion = generate_motion(sequences, frames, TUNING_SEED)
+    keypoints = observe(motion.positions, 'realistic', TUNING_SEED + 1).keypoints
+    grid = itertools.product((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 3.0, 10.0, 30.0))
+    scores = {(c, b): float(mpjpe_mm(one_euro(keypoints, c, b), motion.positions))
+              for c, b in grid}
+    min_cutoff, beta = min(scores, key=scores.get)
+    return {'min_cutoff': min_cutoff, 'beta': beta}
+
+
+@torch.no_grad()
+def predict_sequences(model, data: hand_data.HeldOutSet, device, chunk: int = 4096):
+    """Run `model` on a sliding window at every frame: (S, F, 21, 3, 3) local rotations."""
+    S, F = data.keypoints.shape[:2]
+    batch = hand_data.sliding_batch(data, model.config.window)
+    parts = [model(batch.keypoints[i:i + chunk].to(device),
+                   batch.pad_mask[i:i + chunk].to(device))['local_rot'].cpu()
+             for i in range(0, S * F, chunk)]
+    return torch.cat(parts).reshape(S, F, *parts[0].shape[1:])
+
+
+def position_metrics(positions, truth) -> dict:
+    """MPJPE and acceleration error of whole sequences (S, F, 21, 3)."""
+    return {'mpjpe_mm': float(mpjpe_mm(positions, truth)),
+            'accel_mm': float(accel_error_mm(positions, truth))}
+
+
+def evaluate(checkpoints: dict, sequences: int = 64, frames: int = 90, device='cpu',
+             progress=True) -> dict:
+    """Metrics per noise level for the input, One Euro filters and each model in `checkpoints`.
+
+    checkpoints: name -> loaded model. Returns the JSON layout of the evaluation contract.
+    """
+    tuned = tune_one_euro()
+    results = {'noise': {}, 'sequences': sequences, 'frames': frames,
+               'one_euro_settings': {'one_euro': MINIMAL_HAND_ONE_EURO, 'one_euro_tuned': tuned}}
+    steps = tqdm(total=len(LEVELS) * (3 + len(checkpoints)), desc='evaluate', unit='run',
+                 disable=not progress)
+    for level in LEVELS:
+        data = hand_data.held_out_set(level, sequences, frames)
+        truth = data.positions
+        row = {'input': position_metrics(data.keypoints, truth)}
+        steps.update()
+        for name, setting in (('one_euro', MINIMAL_HAND_ONE_EURO), ('one_euro_tuned', tuned)):
+            row[name] = position_metrics(one_euro(data.keypoints, **setting), truth)
+            steps.update()
+        for name, model in checkpoints.items():
+            local_rot = predict_sequences(model, data, device)
+            positions = predicted_positions(local_rot, data.offsets[:, None])
+            row[name] = {**position_metrics(positions, truth),
+                         'angle_deg': float(angle_error_deg(local_rot, data.local_rot))}
+            steps.update()
+        results['noise'][level] = row
+    steps.close()
+    return results
+
+
+def format_table(results: dict) -> str:
+    """A plain-text table of `evaluate`'s results."""
+    lines = []
+    for level, row in results['noise'].items():
+        lines.append(f'{level:<10} {"MPJPE mm":>10} {"accel mm/f2":>12} {"angle deg":>10}')
+        for name, m in row.items():
+            angle = f'{m["angle_deg"]:10.2f}' if 'angle_deg' in m else f'{"-":>10}'
+            lines.append(f'  {name:<16} {m["mpjpe_mm"]:8.2f} {m["accel_mm"]:12.3f} {angle}')
+    return '\n'.join(lines)
+
+
+def load_for_evaluation(folders, device) -> dict:
+    """Load checkpoints, keyed by kind, or by folder name when several share a kind."""
+    if not folders:
+        folders = [default_checkpoint('baseline'), default_checkpoint('sequence')]
+    loaded = [(Path(f), *load_checkpoint(f, device=device)) for f in folders]
+    kinds = [config['kind'] for _, _, config in loaded]
+    return {(config['kind'] if kinds.count(config['kind']) == 1 else folder.name): model
+            for folder, model, config in loaded}
+
+
+def add_arguments(parser):
+    """Arguments of `iknet-ros evaluate`."""
+    parser.add_argument('--checkpoint', nargs='*', default=[], metavar='DIR',
+                        help='checkpoint folders (default: the shipped baseline and sequence)')
+    parser.add_argument('--sequences', type=int, default=64, help='held-out sequences per level')
+    parser.add_argument('--frames', type=int, default=90, help='frames per sequence (30 fps)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--json', metavar='FILE', help='also write the results as JSON')
+
+
+def run(args) -> int:
+    """Entry point of `iknet-ros evaluate`."""
+    if args.sequences < 1 or args.frames < 3:
+        raise CliError('--sequences must be >= 1 and --frames >= 3')
+    try:
+        models = load_for_evaluation(args.checkpoint, args.device)
+    except CheckpointError as error:
+        raise CliError(str(error)) from error
+    results = evaluate(models, args.sequences, args.frames, args.device)
+    print(format_table(results))
+    print(f'One Euro settings: {results["one_euro_settings"]}')
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + '\n')
+        print(f'wrote {args.json}')
+    return 0

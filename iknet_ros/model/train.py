@@ -1,0 +1,181 @@
+"""`iknet-ros train`: train the baseline or the sequence IKNet on streamed synthetic data.
+
+Data come from the generator on a worker process (training seeds); every epoch ends with a
+validation on the fixed held-out set. Writes DIR/model.safetensors, DIR/config.json,
+DIR/history.json and DIR/optimizer.safetensors (for --resume; safetensors, never pickle).
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from iknet_ros.cli import CliError
+from iknet_ros.model import data as hand_data
+from iknet_ros.model.checkpoint import (
+    CheckpointError,
+    git_revision,
+    load_checkpoint,
+    save_checkpoint,
+)
+from iknet_ros.model.metrics import mpjpe_mm, predicted_positions, training_loss
+from iknet_ros.model.networks import build_model
+
+# Defaults of a full run; each fits in well under 30 minutes on a 2-core machine.
+DEFAULTS = {
+    'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
+    'sequence': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
+}
+BATCH = {'sequences': 48, 'frames': 48, 'windows_per_sequence': 8, 'clean_fraction': 0.2}
+VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA when available; 'cuda' without a GPU is a clear error."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise CliError(f'device {name!r} requested but torch sees no CUDA device')
+    if name != 'cpu' and not name.startswith('cuda'):
+        raise CliError(f'unknown device {name!r}; use auto, cpu or cuda')
+    return torch.device(name)
+
+
+@torch.no_grad()
+def validate(model, batch: hand_data.Batch, chunk: int = 4096) -> float:
+    """Held-out MPJPE (mm) of `model` over all windows of `batch`."""
+    model.eval()
+    errors = []
+    for start in range(0, batch.keypoints.shape[0], chunk):
+        part = slice(start, start + chunk)
+        local_rot = model(batch.keypoints[part], batch.pad_mask[part])['local_rot']
+        positions = predicted_positions(local_rot, batch.offsets[part])
+        errors.append(mpjpe_mm(positions, batch.positions[part]) * positions.shape[0])
+    model.train()
+    return float(sum(errors) / batch.keypoints.shape[0])
+
+
+def _save_optimizer(path: Path, optimizer):
+    state = optimizer.state_dict()
+    tensors = {f'{pid}.{name}': torch.as_tensor(value).cpu().contiguous()
+               for pid, entry in state['state'].items() for name, value in entry.items()}
+    save_file(tensors, str(path))
+
+
+def _load_optimizer(path: Path, optimizer):
+    state = optimizer.state_dict()
+    entries = {}
+    for key, value in load_file(str(path)).items():
+        pid, name = key.split('.', 1)
+        entries.setdefault(int(pid), {})[name] = value
+    state['state'] = entries
+    optimizer.load_state_dict(state)
+
+
+def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: float = None,
+          device: str = 'cpu', resume: bool = False, seed: int = 0, arguments: dict = None,
+          batch_args: dict = None, validation: dict = None, workers: int = 1, progress=True):
+    """Train a model of `kind` into folder `out`; return the history (list of epoch dicts)."""
+    defaults = DEFAULTS[kind]
+    epochs = epochs or defaults['epochs']
+    steps_per_epoch = steps_per_epoch or defaults['steps_per_epoch']
+    lr = lr or defaults['lr']
+    batch_args = {**BATCH, **(batch_args or {})}
+    validation = {**VALIDATION, **(validation or {})}
+    device = resolve_device(device)
+    out = Path(out)
+    history = []
+    if resume:
+        model, config = load_checkpoint(out, device=device)
+        if config['kind'] != kind:
+            raise CliError(f'{out} holds a {config["kind"]} model, not {kind}')
+        history = json.loads((out / 'history.json').read_text())
+        seed = config['training']['seed']
+    else:
+        torch.manual_seed(seed)
+        model = build_model(kind, **{**defaults['arguments'], **(arguments or {})}).to(device)
+    window = model.config.window
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    if resume and (out / 'optimizer.safetensors').exists():
+        _load_optimizer(out / 'optimizer.safetensors', optimizer)
+    total_steps = epochs * steps_per_epoch
+
+    def learning_rate(step):  # linear warm-up, then cosine decay to 5 %
+        warm = min(1.0, (step + 1) / 200)
+        return lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total_steps)))
+
+    held_out = hand_data.sliding_batch(hand_data.held_out_set(**validation), window).to(device)
+    first_epoch = len(history)
+    stream = hand_data.TrainingStream(window, base_seed=seed * 1_000_000,
+                                      start=first_epoch * steps_per_epoch, **batch_args)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
+                                         persistent_workers=workers > 0)
+    batches = iter(loader)
+    provenance = {'window': window, 'normalisation': 'wrist-centred, window-mean hand frame, '
+                  'palm-length scale', 'training': {
+                      'seed': seed, 'epochs': epochs, 'steps_per_epoch': steps_per_epoch,
+                      'lr': lr, 'batch': batch_args, 'data': 'iknet_ros.hand.motion + '
+                      'observation (realistic, clean fraction as in batch)',
+                      'validation': validation, 'git_revision': git_revision()}}
+    model.train()
+    for epoch in range(first_epoch, epochs):
+        started = time.monotonic()
+        errors = []
+        bar = tqdm(range(steps_per_epoch), desc=f'{kind} epoch {epoch + 1}/{epochs}',
+                   disable=not progress, leave=False, unit='step')
+        for i in bar:
+            step = epoch * steps_per_epoch + i
+            for group in optimizer.param_groups:
+                group['lr'] = learning_rate(step)
+            batch = next(batches).to(device)
+            loss, error = training_loss(model(batch.keypoints, batch.pad_mask)['local_rot'],
+                                        batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            errors.append(float(error))
+            bar.set_postfix(mpjpe_mm=f'{sum(errors[-20:]) / len(errors[-20:]):.2f}')
+        record = {'epoch': epoch + 1, 'train_mpjpe_mm': sum(errors) / len(errors),
+                  'val_mpjpe_mm': validate(model, held_out),
+                  'seconds': time.monotonic() - started}
+        history.append(record)
+        if progress:
+            tqdm.write(f'{kind} epoch {epoch + 1}/{epochs}: train {record["train_mpjpe_mm"]:.2f}'
+                       f' mm, val {record["val_mpjpe_mm"]:.2f} mm ({record["seconds"]:.0f} s)')
+        save_checkpoint(out, model, **provenance)
+        _save_optimizer(out / 'optimizer.safetensors', optimizer)
+        (out / 'history.json').write_text(json.dumps(history, indent=2) + '\n')
+    return history
+
+
+def add_arguments(parser):
+    """Arguments of `iknet-ros train`."""
+    parser.add_argument('--model', choices=sorted(DEFAULTS), required=True,
+                        help='which network to train')
+    parser.add_argument('--out', required=True, help='output folder of the checkpoint')
+    parser.add_argument('--epochs', type=int, help='epochs (default: the full run)')
+    parser.add_argument('--steps-per-epoch', type=int, help='training steps per epoch')
+    parser.add_argument('--device', default='auto', help='auto, cpu or cuda')
+    parser.add_argument('--resume', action='store_true',
+                        help='continue the run in --out from its last epoch')
+    parser.add_argument('--seed', type=int, default=0, help='training seed')
+    parser.add_argument('--window', type=int, help='sequence model: frames per window (T)')
+
+
+def run(args) -> int:
+    """Entry point of `iknet-ros train`."""
+    arguments = {'window': args.window} if args.window and args.model == 'sequence' else {}
+    try:
+        history = train(args.model, args.out, epochs=args.epochs,
+                        steps_per_epoch=args.steps_per_epoch, device=args.device,
+                        resume=args.resume, seed=args.seed, arguments=arguments)
+    except CheckpointError as error:
+        raise CliError(str(error)) from error
+    last = history[-1]
+    print(f'{args.model}: {len(history)} epochs, validation MPJPE {last["val_mpjpe_mm"]:.2f} mm;'
+          f' saved to {args.out}')
+    return 0
