@@ -22,6 +22,7 @@ from iknet_ros.hand import skeleton as sk
 J = sk.JOINT_INDEX
 _LONG = ('index', 'middle', 'ring', 'pinky')
 _LIMITS = sk.JOINT_LIMITS_DEG  # (21, 3, 2)
+DEPTH_RANGE = (0.26, 0.79)  # metres from the camera that every joint stays within
 
 
 # --- pose library ------------------------------------------------------------------------------
@@ -269,6 +270,12 @@ def generate_motion(num_sequences: int, num_frames: int, seed, fps: float = 30.0
     local_rot[:, :, 0] = torch.as_tensor(_wrist_rotation(wrist), dtype=torch.float32)
     root_position = torch.as_tensor(root, dtype=torch.float32)
     _, positions = kin.forward_kinematics(local_rot, offsets[:, None], root_position)
+    # keep every joint 0.25-0.8 m from the camera: shift each sequence as a whole (stays smooth)
+    depth = positions[..., 2].flatten(1)                               # (B, F * 21)
+    shift = (DEPTH_RANGE[0] - depth.min(1).values).clamp_min(0) \
+        - (depth.max(1).values - DEPTH_RANGE[1]).clamp_min(0)           # (B,)
+    root_position[..., 2] += shift[:, None]
+    positions[..., 2] += shift[:, None, None]
     return HandMotion(local_rot, offsets, root_position, positions)
 
 

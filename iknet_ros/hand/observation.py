@@ -99,7 +99,8 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
     true = positions.detach().cpu().numpy().astype(np.float32, copy=False)  # (B, F, 21, 3)
     b, f = true.shape[:2]
     if cfg == NoiseConfig():
-        return Observation(positions.clone(), torch.ones(b, f, dtype=torch.bool))
+        return Observation(positions.clone(),
+                           torch.ones(b, f, dtype=torch.bool, device=positions.device))
 
     # bone-length wobble: rescale each bone (and the whole hand) and rebuild the chains
     bones = true - true[:, :, _PARENTS]                                  # (B, F, 21, 3)
@@ -134,4 +135,4 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
     last = np.maximum.accumulate(np.where(visible, np.arange(f)[None], 0), axis=1)  # (B, F)
     noisy = np.take_along_axis(noisy, last[:, :, None, None], axis=1)
     keypoints = torch.as_tensor(noisy, dtype=positions.dtype).to(positions.device)
-    return Observation(keypoints, torch.as_tensor(visible))
+    return Observation(keypoints, torch.as_tensor(visible).to(positions.device))
