@@ -99,7 +99,7 @@ _PALMAR = {'thumb': _unit([0.0, -0.55, -0.85]), 'index': np.array([0.0, 0.0, -1.
 _FINGER_LIMITS = {'mcp': ((-20.0, 90.0), (-20.0, 20.0), (-5.0, 5.0)),
                   'pip': ((0.0, 110.0), (-3.0, 3.0), (-3.0, 3.0)),
                   'dip': ((-5.0, 90.0), (-3.0, 3.0), (-3.0, 3.0))}
-_THUMB_LIMITS = {'cmc': ((-20.0, 50.0), (-25.0, 40.0), (-15.0, 25.0)),
+_THUMB_LIMITS = {'cmc': ((-20.0, 65.0), (-35.0, 40.0), (-15.0, 25.0)),
                  'mcp': ((-10.0, 60.0), (-8.0, 8.0), (-5.0, 5.0)),
                  'ip': ((-15.0, 80.0), (-3.0, 3.0), (-3.0, 3.0))}
 
@@ -164,9 +164,24 @@ JOINT_AXES = _joint_axes()
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
+# Bone lengths (mm) of MediaPipe's own hand model: the medians over the shared real recording's
+# MediaPipe world landmarks (../shared/data/real, 621 frames). Its proportions differ from the
+# anthropometric ones (shorter proximal phalanges, longer distal segments), and real input looks
+# like this, so subjects are drawn between the two.
+MEDIAPIPE_BONE_LENGTH_MM = {
+    'thumb_cmc': 40.9, 'thumb_mcp': 33.7, 'thumb_ip': 35.6, 'thumb_tip': 29.5,
+    'index_mcp': 99.2, 'index_pip': 29.1, 'index_dip': 20.7, 'index_tip': 29.6,
+    'middle_mcp': 96.6, 'middle_pip': 38.7, 'middle_dip': 26.5, 'middle_tip': 27.8,
+    'ring_mcp': 93.3, 'ring_pip': 32.1, 'ring_dip': 24.5, 'ring_tip': 24.9,
+    'pinky_mcp': 84.4, 'pinky_pip': 22.2, 'pinky_dip': 22.7, 'pinky_tip': 19.9,
+}
+_MEDIAPIPE_RATIO = np.array([1.0] + [MEDIAPIPE_BONE_LENGTH_MM[n] / REST_BONE_LENGTH_MM[n]
+                                     for n in JOINT_NAMES[1:]])
+
+
 @dataclass(frozen=True)
 class SubjectModel:
-    """How much hands differ between people: an overall scale and a per-bone factor."""
+    """How much hands differ: overall scale, anthropometric vs MediaPipe proportions, per bone."""
 
     scale_range: tuple = (0.8, 1.2)
     bone_jitter: float = 0.10  # each bone length varies by up to +-10 %
@@ -174,9 +189,11 @@ class SubjectModel:
     def sample_offsets(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """Return (count, 21, 3) bone offsets of `count` random subjects, in metres."""
         scale = rng.uniform(*self.scale_range, size=(count, 1, 1))
+        blend = rng.uniform(0.0, 1.0, size=(count, 1, 1))  # 0 anthropometric, 1 MediaPipe
+        proportions = 1.0 + blend * (_MEDIAPIPE_RATIO[None, :, None] - 1.0)
         per_bone = 1.0 + rng.uniform(-self.bone_jitter, self.bone_jitter,
                                      size=(count, NUM_JOINTS, 1))
-        return REST_OFFSETS[None] * scale * per_bone
+        return REST_OFFSETS[None] * scale * proportions * per_bone
 
 
 def side_joint_names(side: str) -> list:

@@ -56,11 +56,13 @@ def make_batch(motion, keypoints, ends, window) -> Batch:
                  positions=motion.positions[rows, ends].flatten(0, 1))
 
 
-def training_batch(seed: int, window: int, sequences: int = 48, frames: int = 48,
-                   windows_per_sequence: int = 8, clean_fraction: float = 0.2) -> Batch:
+def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48,
+                   triplets_per_sequence: int = 4, clean_fraction: float = 0.2) -> Batch:
     """One training batch from fresh sequences: mostly `realistic` noise, some `clean` ones.
 
-    Window ends are drawn so that about one window in six is still filling up (padded).
+    Windows come in triplets ending at consecutive frames (e-2, e-1, e), so the loss can score
+    the acceleration of the predictions (jitter), not only their error. About one triplet in
+    six ends while the window is still filling up (padded).
     """
     if seed >= HELD_OUT_SEED:
         raise ValueError(f'training seeds must stay below the held-out seed {HELD_OUT_SEED}')
@@ -70,10 +72,11 @@ def training_batch(seed: int, window: int, sequences: int = 48, frames: int = 48
     clean = observe(motion.positions[:n_clean], 'clean', rng).keypoints
     noisy = observe(motion.positions[n_clean:], 'realistic', rng).keypoints
     keypoints = torch.cat([clean, noisy])
-    filled = rng.integers(min(window - 1, frames - 1), frames,
-                          size=(sequences, windows_per_sequence))
-    filling = rng.integers(0, frames, size=(sequences, windows_per_sequence))
-    ends = np.where(rng.random((sequences, windows_per_sequence)) < 1 / 6, filling, filled)
+    shape = (sequences, triplets_per_sequence)
+    filled = rng.integers(min(window + 1, frames - 1), frames, size=shape)
+    filling = rng.integers(2, frames, size=shape)
+    ends = np.where(rng.random(shape) < 1 / 6, filling, filled)
+    ends = np.stack([ends - 2, ends - 1, ends], axis=-1).reshape(sequences, -1)  # (B, K*3)
     return make_batch(motion, keypoints, torch.as_tensor(ends), window)
 
 

@@ -40,14 +40,20 @@ def angle_error_deg(local_rot: torch.Tensor, truth: torch.Tensor) -> torch.Tenso
                                             truth[..., idx, :, :])).mean()
 
 
-def training_loss(local_rot, batch, rotation_weight: float = 20.0):
-    """FK position error (mm, on the true bone lengths) plus a rotation-matrix term.
+def training_loss(local_rot, batch, rotation_weight: float = 20.0, accel_weight: float = 2.0):
+    """FK position error (mm, true bone lengths) + rotation term + acceleration (jitter) term.
 
-    Returns (loss, mpjpe_mm) for the batch; the rotation term is the squared Frobenius distance
-    of the articulated joints' rotations, which is smooth where the geodesic is not.
+    The batch holds windows in triplets of consecutive frames (`data.training_batch`); the
+    acceleration term is the mean ||second difference of predicted - true positions|| (mm). The
+    rotation term is the squared Frobenius distance of the articulated joints' rotations, smooth
+    where the geodesic is not. Returns (loss, mpjpe_mm) for the batch.
     """
     positions = predicted_positions(local_rot, batch.offsets)
-    position_mm = 1000 * (positions - wrist_aligned(batch.positions)).norm(dim=-1).mean()
+    error = positions - wrist_aligned(batch.positions)                    # (N, 21, 3) metres
+    position_mm = 1000 * error.norm(dim=-1).mean()
+    triplets = error.view(-1, 3, *error.shape[1:])                        # (N/3, 3, 21, 3)
+    accel_mm = 1000 * (triplets[:, 2] - 2 * triplets[:, 1] + triplets[:, 0]).norm(dim=-1).mean()
     idx = torch.tensor(_ARTICULATED, device=local_rot.device)
     rotation = (local_rot[:, idx] - batch.local_rot[:, idx]).square().sum((-1, -2)).mean()
-    return position_mm + rotation_weight * rotation, position_mm.detach()
+    loss = position_mm + rotation_weight * rotation + accel_weight * accel_mm
+    return loss, position_mm.detach()

@@ -7,9 +7,9 @@ Both share one convention, so every comparison between them is like for like:
 * `normalize_window` makes it wrist-centred, rotated into one canonical hand frame for the whole
   window (from the window's mean pose, so it does not jitter with a single frame) and scaled by
   the palm length;
-* output: local rotations of all 21 joints for the newest frame: a 6D correction per joint applied
-  to the closed-form (swing) IK of the newest frame (`refine`); the wrist row is its rotation in
-  the input's (camera) frame, the tips are the identity.
+* output: local rotations of all 21 joints for the newest frame, from corrections to the newest
+  frame's positions and to their closed-form (swing) IK (`refine`); the wrist row is its rotation
+  in the input's (camera) frame, the tips are the identity.
 
 Style after nanoGPT's model.py: a dataclass config, one readable module, shape comments.
 """
@@ -46,29 +46,38 @@ def normalize_window(keypoints: torch.Tensor, pad_mask: torch.Tensor):
     return x, frame, scale
 
 
-def refine(rot6d: torch.Tensor, newest: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """Apply predicted corrections to the closed-form IK of the newest frame.
+OUTPUT_SIZE = sk.NUM_JOINTS * 3 + NUM_ARTICULATED * 6  # position corrections + 6D corrections
 
-    rot6d: (B, 16, 6) correction of each articulated joint (identity = keep the closed form);
-    newest: (B, 21, 3) the newest frame, normalised; frame: (B, 3, 3) the window's hand frame.
-    Returns (B, 21, 3, 3) local rotations, the wrist row in the input's (camera) frame.
-    Predicting a correction rather than the rotation itself lets a small network reach
-    sub-millimetre precision; the network's job is denoising, twist and plausibility.
+
+def refine(output: torch.Tensor, newest: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    """Turn the network's output into local rotations of the newest frame.
+
+    output: (B, 21*3 + 16*6) a position correction per joint (normalised units) and a 6D rotation
+    correction per articulated joint; newest: (B, 21, 3) the newest frame, normalised;
+    frame: (B, 3, 3) the window's hand frame. Returns (B, 21, 3, 3) local rotations, the wrist
+    row in the input's (camera) frame. The network denoises the newest frame's positions, the
+    closed-form swing IK turns them into rotations, and the 6D term adds twist and plausibility;
+    predicting corrections rather than rotations lets a small network reach millimetre precision.
     """
-    local = kin.swing_ik(newest)                                          # (B, 21, 3, 3)
+    B = output.shape[0]
+    delta_position = output[:, :sk.NUM_JOINTS * 3].view(B, sk.NUM_JOINTS, 3)
+    rot6d = output[:, sk.NUM_JOINTS * 3:].view(B, NUM_ARTICULATED, 6)
+    local = kin.swing_ik(newest + delta_position)                        # (B, 21, 3, 3)
     correction = kin.rot6d_to_matrix(rot6d)                               # (B, 16, 3, 3)
-    idx = _ARTICULATED.to(rot6d.device)
+    idx = _ARTICULATED.to(output.device)
     local = local.index_copy(1, idx, local[:, idx] @ correction)
     wrist = (frame @ local[:, _WRIST])[:, None]                           # (B, 1, 3, 3)
     return torch.cat([wrist, local[:, 1:]], dim=1)
 
 
 def identity_head(d_in: int) -> nn.Linear:
-    """Output layer that starts at 'no correction': zero weights, identity 6D bias."""
-    head = nn.Linear(d_in, NUM_ARTICULATED * 6)
+    """Output layer that starts at 'no correction': zero weights, zero shift, identity 6D."""
+    head = nn.Linear(d_in, OUTPUT_SIZE)
     nn.init.zeros_(head.weight)
     with torch.no_grad():
-        head.bias.copy_(torch.tensor([1.0, 0, 0, 0, 1.0, 0]).repeat(NUM_ARTICULATED))
+        head.bias.zero_()
+        head.bias[sk.NUM_JOINTS * 3:] = torch.tensor([1.0, 0, 0, 0, 1.0, 0]).repeat(
+            NUM_ARTICULATED)
     return head
 
 
@@ -99,8 +108,8 @@ class BaselineIKNet(nn.Module):
     def forward(self, keypoints, pad_mask, need_attention=False):
         """keypoints (B, T, 21, 3), pad_mask (B, T) -> dict(local_rot (B, 21, 3, 3))."""
         x, frame, _ = normalize_window(keypoints[:, -1:], pad_mask[:, -1:])
-        rot6d = self.head(self.body(x.flatten(1)))                        # (B, 96)
-        return {'local_rot': refine(rot6d.view(-1, NUM_ARTICULATED, 6), x[:, -1], frame)}
+        output = self.head(self.body(x.flatten(1)))                       # (B, 159)
+        return {'local_rot': refine(output, x[:, -1], frame)}
 
 
 @dataclass
@@ -189,8 +198,8 @@ class SequenceIKNet(nn.Module):
         for block in self.blocks:
             h, attention = block(h, pad_mask)
             attentions.append(attention)
-        rot6d = self.head(self.ln_f(h[:, -1]))                            # (B, 96)
-        out = {'local_rot': refine(rot6d.view(-1, NUM_ARTICULATED, 6), x[:, -1], frame)}
+        output = self.head(self.ln_f(h[:, -1]))                           # (B, 159)
+        out = {'local_rot': refine(output, x[:, -1], frame)}
         if need_attention:
             out['attention'] = torch.stack(attentions, dim=1)             # (B, L, H, T, T)
         return out

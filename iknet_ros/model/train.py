@@ -29,7 +29,7 @@ DEFAULTS = {
     'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
     'sequence': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
 }
-BATCH = {'sequences': 48, 'frames': 48, 'windows_per_sequence': 8, 'clean_fraction': 0.2}
+BATCH = {'sequences': 32, 'frames': 48, 'triplets_per_sequence': 4, 'clean_fraction': 0.2}
 VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
 
 

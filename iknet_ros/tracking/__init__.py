@@ -1,0 +1,1 @@
+"""Per-hand tracking over time: windows, inference, a steady skeleton (no rclpy)."""
