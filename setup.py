@@ -27,6 +27,9 @@ setup(
     entry_points={
         'console_scripts': [
             'iknet-ros = iknet_ros.cli:main',
+            'iknet_node = iknet_ros.ros.iknet_node:main',
+            'keypoint_node = iknet_ros.ros.keypoint_node:main',
+            'video_source = iknet_ros.ros.video_source:main',
         ],
     },
 )

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Python top-level module -> the package.xml key that provides it
 MODULE_TO_DEPENDENCY = {
     'rclpy': 'rclpy',
+    'rcl_interfaces': 'rcl_interfaces',
     'builtin_interfaces': 'builtin_interfaces',
     'std_msgs': 'std_msgs',
     'sensor_msgs': 'sensor_msgs',

@@ -1,0 +1,1 @@
+"""Hand detection core (no rclpy): MediaPipe keypoints, camera placement, video frames."""

@@ -1,0 +1,200 @@
+"""keypoint_node: MediaPipe hand keypoints of each camera image, as a PointCloud2.
+
+Subscribes ``image`` (and optionally ``camera_info``), publishes ``/hand/keypoints`` and
+``/hand/debug_image`` with the image's header unchanged (see DESIGN.md's topic contract).
+Inference runs on a worker thread fed by a one-slot buffer: when it is slower than the camera the
+newest image is processed and older ones are dropped, so no backlog builds up.
+"""
+import sys
+import threading
+
+import rclpy
+import rclpy.logging
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from iknet_ros.detect.detector import HandDetector, draw_landmarks
+from iknet_ros.detect.types import Intrinsics
+from iknet_ros.ros.conversions import (
+    ImageConversionError,
+    image_to_rgb,
+    keypoints_to_cloud,
+    rgb_to_image,
+)
+
+LOG_THROTTLE_SEC = 5.0
+_UNIT = FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)
+_PIXELS = FloatingPointRange(from_value=0.0, to_value=1e6, step=0.0)
+
+# name -> (default, description, range or None); all read-only: they build the detector
+PARAMETERS = {
+    'max_hands': (2, 'Most hands to detect per image (1-4).',
+                  IntegerRange(from_value=1, to_value=4, step=1)),
+    'min_detection_confidence': (0.5, 'Palm detection score needed to start a hand.', _UNIT),
+    'min_presence_confidence': (0.5, 'Hand presence score needed to keep a hand.', _UNIT),
+    'min_tracking_confidence': (0.5, 'Tracking score below which the palm detector runs again.',
+                                _UNIT),
+    'model_path': ('', "MediaPipe hand_landmarker.task; '' = the models bundled with "
+                       'mediapipe 0.10.21.', None),
+    'mirrored': (False, 'Images are mirrored (selfie view); the published hand side is the '
+                        'true one either way.', None),
+    'publish_debug_image': (True, 'Publish /hand/debug_image with the landmarks drawn.', None),
+    'fx': (0.0, 'Focal length x (px); 0 = from camera_info, else no camera-frame placement.',
+           _PIXELS),
+    'fy': (0.0, 'Focal length y (px); 0 = from camera_info, else fx.', _PIXELS),
+    'cx': (0.0, 'Principal point x (px); 0 with fx set = image centre.', _PIXELS),
+    'cy': (0.0, 'Principal point y (px); 0 with fx set = image centre.', _PIXELS),
+}
+
+
+def _descriptor(description, value_range) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=description, read_only=True)
+    if isinstance(value_range, IntegerRange):
+        descriptor.integer_range = [value_range]
+    elif isinstance(value_range, FloatingPointRange):
+        descriptor.floating_point_range = [value_range]
+    return descriptor
+
+
+class KeypointNode(Node):
+    """Hand keypoints (x y z u v hand score) of the newest camera image."""
+
+    def __init__(self, **kwargs):
+        super().__init__('keypoint_node', **kwargs)
+        # declare_parameter rejects values outside a descriptor's range with a clear exception
+        p = {name: self.declare_parameter(name, default, _descriptor(text, value_range)).value
+             for name, (default, text, value_range) in PARAMETERS.items()}
+        self.detector = HandDetector(
+            max_hands=p['max_hands'], min_detection_confidence=p['min_detection_confidence'],
+            min_presence_confidence=p['min_presence_confidence'],
+            min_tracking_confidence=p['min_tracking_confidence'], mirrored=p['mirrored'],
+            model_path=p['model_path'])
+        self._fixed_camera = (p['fx'], p['fy'] or p['fx'], p['cx'], p['cy'])
+        self._camera_info = None
+        self._said_no_intrinsics = False
+        self._publish_debug = p['publish_debug_image']
+
+        self.received = 0  # images taken in
+        self.processed = 0  # images run through the detector
+        self.dropped = 0  # images replaced in the buffer by a newer one before processing
+        self.rejected = 0  # images that could not be decoded
+        self.last_rejection = ''
+        self._input_loggers = {}  # one logger per kind of bad input: each kind throttled apart
+
+        self.keypoints_pub = self.create_publisher(PointCloud2, '/hand/keypoints', 10)
+        self.debug_pub = (self.create_publisher(Image, '/hand/debug_image',
+                                                qos_profile_sensor_data)
+                          if self._publish_debug else None)
+        self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
+        if p['fx'] <= 0.0:
+            self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
+                                     qos_profile_sensor_data)
+
+        self._pending = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name='keypoint_worker', daemon=True)
+        self._worker.start()
+        model = p['model_path'] or 'bundled mediapipe 0.10.21 models'
+        self.get_logger().info(f'detecting up to {p["max_hands"]} hands with {model} '
+                               f'(mirrored={p["mirrored"]})')
+
+    def _on_image(self, msg: Image):
+        with self._lock:
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = msg
+            self.received += 1
+        self._wake.set()
+
+    def _on_camera_info(self, msg: CameraInfo):
+        self._camera_info = msg
+
+    def _intrinsics(self, width: int, height: int):
+        fx, fy, cx, cy = self._fixed_camera
+        if fx > 0.0:
+            return Intrinsics(fx, fy, cx or width / 2.0, cy or height / 2.0)
+        info = self._camera_info
+        if info is not None and info.k[0] > 0.0 and info.k[4] > 0.0:
+            return Intrinsics(info.k[0], info.k[4], info.k[2], info.k[5])
+        if not self._said_no_intrinsics:
+            self._said_no_intrinsics = True
+            self.get_logger().info(
+                'no intrinsics (no camera_info yet, fx = 0): publishing hand-centred metric '
+                'keypoints until camera_info arrives')
+        return None
+
+    def _work(self):
+        while not self._stop:
+            if not self._wake.wait(timeout=0.1):
+                continue
+            with self._lock:
+                msg, self._pending = self._pending, None
+                self._wake.clear()
+            if msg is None:
+                continue
+            try:
+                self._process(msg)
+            except ImageConversionError as error:
+                self._reject(error)
+            except Exception as error:  # keep serving: one bad frame must not stop the node
+                self.get_logger().error(f'hand detection failed: {error!r}',
+                                        throttle_duration_sec=LOG_THROTTLE_SEC)
+
+    def _reject(self, error: ImageConversionError):
+        self.rejected += 1
+        self.last_rejection = str(error)
+        kind = type(error).__name__
+        if kind not in self._input_loggers:
+            self._input_loggers[kind] = rclpy.logging.get_logger(self.get_logger().name)
+        self._input_loggers[kind].warning(f'skipping image: {error}',
+                                          throttle_duration_sec=LOG_THROTTLE_SEC)
+
+    def _process(self, msg: Image):
+        rgb = image_to_rgb(msg)
+        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        restarts = self.detector.restarts
+        hands = self.detector.detect(rgb, stamp_ns, self._intrinsics(msg.width, msg.height))
+        if self.detector.restarts != restarts:
+            self.get_logger().info('image stamp did not increase (bag loop?): tracking restarted',
+                                   throttle_duration_sec=LOG_THROTTLE_SEC)
+        self.processed += 1
+        self.keypoints_pub.publish(keypoints_to_cloud(msg.header, hands))
+        if self.debug_pub is not None:
+            self.debug_pub.publish(rgb_to_image(draw_landmarks(rgb, hands), msg.header))
+
+    def destroy_node(self):
+        """Stop the worker thread and release MediaPipe before the node goes."""
+        self._stop = True
+        self._wake.set()
+        self._worker.join(timeout=5.0)
+        self.detector.close()
+        return super().destroy_node()
+
+
+def main(args=None):
+    """Run keypoint_node until Ctrl-C or shutdown; 1 on a bad parameter or model."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = KeypointNode()
+        rclpy.spin(node)
+    except (ParameterException, ValueError, OSError) as error:
+        rclpy.logging.get_logger('keypoint_node').error(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

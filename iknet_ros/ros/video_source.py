@@ -1,0 +1,149 @@
+"""video_source: a video file or camera as a ROS camera (``image`` + ``camera_info``).
+
+Frames are published at the file's frame rate (or as fast as the camera delivers them), stamped
+with the node clock at capture. Intrinsics are a pinhole guess: ``fx`` if given, else from the
+horizontal field of view ``fov_deg`` (65 deg, a typical webcam, gives fx = 1005 px at 1280 px
+wide), square pixels, principal point at the image centre, no distortion.
+"""
+import math
+import sys
+import threading
+import time
+
+import cv2
+import rclpy
+import rclpy.logging
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from iknet_ros.detect.video import VideoFrames, VideoSourceError
+
+PARAMETERS = {
+    'video': ('', 'Video file to play; empty = use the camera parameter.'),
+    'camera': (-1, 'Camera index to capture from when video is empty (e.g. 0).'),
+    'loop': (False, 'Start the video file again at its end.'),
+    'fps': (0.0, 'Publishing rate for a file; 0 = its own frame rate.'),
+    'encoding': ('rgb8', 'Image encoding to publish: rgb8 or bgr8.'),
+    'frame_id': ('camera_optical_frame', 'frame_id of the image and camera_info headers.'),
+    'fov_deg': (65.0, 'Horizontal field of view (deg) for the pinhole guess when fx is 0.'),
+    'fx': (0.0, 'Focal length (px) to publish in camera_info; 0 = from fov_deg.'),
+    'wait_for_subscriber': (False, 'Hold the first frame until image has a subscriber (and '
+                                   'camera_info, for up to 1 s more): no frame lost at start.'),
+}
+
+
+def pinhole_camera_info(width: int, height: int, fx: float = 0.0,
+                        fov_deg: float = 65.0) -> CameraInfo:
+    """Return a CameraInfo guess: square pixels, centred principal point, no distortion."""
+    if fx <= 0.0:
+        if not 0.0 < fov_deg < 180.0:
+            raise ValueError(f'fov_deg must be in (0, 180), got {fov_deg}')
+        fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    cx, cy = width / 2.0, height / 2.0
+    return CameraInfo(width=width, height=height, distortion_model='plumb_bob',
+                      d=[0.0] * 5, k=[fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0],
+                      r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+                      p=[fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+
+
+class VideoSource(Node):
+    """Publishes a video file's or a camera's frames with capture stamps and a pinhole guess."""
+
+    def __init__(self, **kwargs):
+        super().__init__('video_source', **kwargs)
+        p = {name: self.declare_parameter(
+                 name, default, ParameterDescriptor(description=text, read_only=True)).value
+             for name, (default, text) in PARAMETERS.items()}
+        if p['encoding'] not in ('rgb8', 'bgr8'):
+            raise ValueError(f"encoding must be 'rgb8' or 'bgr8', got {p['encoding']!r}")
+        if not p['video'] and p['camera'] < 0:
+            raise ValueError('set the video parameter (a file) or camera (an index >= 0)')
+        self.frames = VideoFrames(p['video'] or p['camera'], loop=p['loop'])  # VideoSourceError
+        width, height = self.frames.size
+        self.camera_info = pinhole_camera_info(width, height, p['fx'], p['fov_deg'])
+        self.encoding = p['encoding']
+        self.frame_id = p['frame_id']
+        self.period = 0.0 if self.frames.is_camera else 1.0 / (p['fps'] or self.frames.fps)
+        self.published = 0
+        self.finished = threading.Event()  # set at the end of a non-looping file
+
+        self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
+        self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
+        self._wait_for_subscriber = p['wait_for_subscriber']
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name='video_source', daemon=True)
+        self._thread.start()
+        rate = f'{1.0 / self.period:.1f} fps' if self.period else 'camera rate'
+        self.get_logger().info(f'publishing {self.frames.source} ({width}x{height}) at {rate}, '
+                               f'fx = {self.camera_info.k[0]:.0f} px')
+
+    def _wait_for_subscribers(self):
+        """Wait for an image subscriber, then up to 1 s for a camera_info one (optional)."""
+        while not self._stop and self.image_pub.get_subscription_count() == 0:
+            time.sleep(0.02)
+        deadline = time.monotonic() + 1.0
+        while not self._stop and self.info_pub.get_subscription_count() == 0 and \
+                time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _run(self):
+        if self._wait_for_subscriber:
+            self._wait_for_subscribers()
+        next_time = time.monotonic()
+        while not self._stop:
+            frame = self.frames.read()
+            if frame is None:
+                break
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+            if self.encoding == 'rgb8':
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            height, width = frame.shape[:2]
+            image = Image(header=header, height=height, width=width, encoding=self.encoding,
+                          is_bigendian=0, step=width * 3)
+            image.data = frame.tobytes()
+            self.camera_info.header = header
+            self.image_pub.publish(image)
+            self.info_pub.publish(self.camera_info)
+            self.published += 1
+            if self.period:
+                next_time += self.period
+                time.sleep(max(0.0, next_time - time.monotonic()))
+                next_time = max(next_time, time.monotonic() - self.period)  # no catch-up burst
+        if not self._stop:
+            self.get_logger().info(f'end of {self.frames.source} after {self.published} frames')
+        self.finished.set()
+
+    def destroy_node(self):
+        """Stop the capture thread and release the file or camera."""
+        self._stop = True
+        self._thread.join(timeout=5.0)
+        self.frames.close()
+        return super().destroy_node()
+
+
+def main(args=None):
+    """Run video_source until the video ends, Ctrl-C or shutdown; 1 if the source won't open."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = VideoSource()
+        while rclpy.ok() and not node.finished.is_set():
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (VideoSourceError, ValueError) as error:
+        rclpy.logging.get_logger('video_source').error(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The MediaPipe detector core on the real right-hand video: side, metric placement, stamps."""
+import io
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REAL_VIDEO, require_real
+
+from iknet_ros.detect.detector import (
+    BUNDLED_DETECTOR,
+    BUNDLED_LANDMARKS,
+    HandDetector,
+    bundled_task,
+    draw_landmarks,
+    labels_assume_mirrored,
+)
+from iknet_ros.detect.types import Intrinsics
+from iknet_ros.detect.video import VideoFrames
+from iknet_ros.hand.skeleton import JOINT_INDEX
+
+WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = (JOINT_INDEX[n] for n in
+                                           ('wrist', 'index_mcp', 'middle_mcp', 'pinky_mcp'))
+CAMERA = Intrinsics(1000.0, 1000.0, 640.0, 360.0)  # a plausible guess for this 1280x720 video
+
+
+@pytest.fixture(scope='module')
+def frames():
+    """Every 40th RGB frame of the real video (16 frames across all its poses)."""
+    with VideoFrames(require_real(REAL_VIDEO)) as video:
+        return [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for i, f in enumerate(video) if i % 40 == 0]
+
+
+def chirality(xyz):
+    """+1 for right-hand geometry, -1 for left: (distal x radial) points dorsally."""
+    distal, radial = xyz[MIDDLE_MCP] - xyz[WRIST], xyz[INDEX_MCP] - xyz[PINKY_MCP]
+    palm_to_camera_dorsal = np.cross(distal, radial)[2]  # this video: palm faces the camera
+    return np.sign(palm_to_camera_dorsal)
+
+
+def test_bundled_model_reports_the_true_right_hand(frames):
+    with HandDetector(max_hands=2, mirrored=False) as detector:
+        assert not detector.labels_mirrored  # legacy models: labels name the unmirrored side
+        results = [detector.detect(rgb, i * 33_333_333) for i, rgb in enumerate(frames)]
+    assert all(len(hands) == 1 for hands in results)
+    assert {hands[0].side for hands in results} == {'right'}
+    # the 3D shape agrees: a right hand (checked by geometry, independent of any label)
+    assert np.mean([chirality(hands[0].xyz) for hands in results]) > 0.8
+    for hands in results:
+        xyz = hands[0].xyz
+        assert 0.06 < np.linalg.norm(xyz[MIDDLE_MCP] - xyz[WRIST]) < 0.12
+        assert np.abs(xyz.mean(axis=0)).max() < 0.05  # hand-centred without intrinsics
+        assert 0.0 < hands[0].score <= 1.0
+
+
+def test_mirrored_camera_still_reports_right_with_right_hand_shape(frames):
+    with HandDetector(mirrored=True) as detector:
+        results = [detector.detect(np.ascontiguousarray(rgb[:, ::-1]), i * 33_333_333)
+                   for i, rgb in enumerate(frames[:6])]
+    assert {hands[0].side for hands in results} == {'right'}
+    assert np.mean([chirality(hands[0].xyz) for hands in results]) > 0.6
+
+
+def test_intrinsics_place_the_hand_in_the_camera_frame(frames):
+    with HandDetector() as detector:
+        for i, rgb in enumerate(frames):
+            (hand,) = detector.detect(rgb, i * 33_333_333, CAMERA)
+            assert 0.3 < hand.xyz[WRIST, 2] < 1.0  # a hand at arm's length
+            projected = hand.xyz[:, :2] / hand.xyz[:, 2:] * 1000.0 + (640.0, 360.0)
+            assert np.abs(projected - hand.uv).mean() < 10.0  # lands on its own pixels
+            assert 0.06 < np.linalg.norm(hand.xyz[MIDDLE_MCP] - hand.xyz[WRIST]) < 0.12
+
+
+def test_stamps_going_back_restart_tracking_instead_of_failing(frames):
+    with HandDetector() as detector:
+        first = detector.detect(frames[0], 5_000_000_000)
+        again = detector.detect(frames[0], 5_000_000_000)  # same stamp: a republished frame
+        back = detector.detect(frames[0], 1_000_000_000)  # a bag loop
+        assert detector.restarts == 2
+    # a fresh landmarker on the same image gives the same answer
+    np.testing.assert_array_equal(first[0].uv, again[0].uv)
+    np.testing.assert_array_equal(first[0].uv, back[0].uv)
+
+
+def test_user_task_file_uses_the_same_path(frames, tmp_path):
+    path = tmp_path / 'hand_landmarker.task'
+    path.write_bytes(bundled_task())
+    with HandDetector(model_path=str(path)) as detector:
+        assert not detector.labels_mirrored  # a repack of the legacy models keeps their labels
+        (hand,) = detector.detect(frames[0], 0)
+    assert hand.side == 'right'
+
+
+def test_label_convention_is_decided_by_the_landmark_model():
+    def task(landmarks: bytes) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, 'w') as archive:
+            archive.writestr('hand_detector.tflite', BUNDLED_DETECTOR.read_bytes())
+            archive.writestr('hand_landmarks_detector.tflite', landmarks)
+        return buffer.getvalue()
+
+    assert not labels_assume_mirrored(task(BUNDLED_LANDMARKS.read_bytes()))
+    assert labels_assume_mirrored(task(b'any other model, e.g. Google\'s official one'))
+    with pytest.raises(ValueError, match='holds hand_detector.tflite and'):
+        labels_assume_mirrored(b'PK\x05\x06' + b'\0' * 18)  # an empty zip
+    with pytest.raises(ValueError, match='not a MediaPipe .task'):
+        labels_assume_mirrored(b'not a zip')
+
+
+def test_missing_or_bad_model_path_fails_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match='hand landmarker model not found'):
+        HandDetector(model_path=str(tmp_path / 'nope.task'))
+    bad = tmp_path / 'bad.task'
+    bad.write_bytes(b'not a model')
+    with pytest.raises(ValueError, match='not a MediaPipe .task'):
+        HandDetector(model_path=str(bad))
+
+
+def test_draw_landmarks_draws_on_a_copy(frames):
+    with HandDetector() as detector:
+        hands = detector.detect(frames[0], 0)
+    drawn = draw_landmarks(frames[0], hands)
+    assert drawn.shape == frames[0].shape and drawn.dtype == np.uint8
+    assert (drawn != frames[0]).any(axis=2).sum() > 500
+    assert draw_landmarks(frames[0], []).tobytes() == frames[0].tobytes()

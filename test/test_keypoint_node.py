@@ -1,0 +1,168 @@
+"""keypoint_node over real DDS on frames of the real right-hand video."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REAL_VIDEO, require_real, wait_for
+from rclpy.exceptions import InvalidParameterValueException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header
+
+from iknet_ros.detect.video import VideoFrames
+from iknet_ros.hand.skeleton import JOINT_INDEX
+from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_rgb, rgb_to_image
+from iknet_ros.ros.keypoint_node import PARAMETERS, KeypointNode
+
+CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'hand.yaml'
+WRIST, MIDDLE_MCP = JOINT_INDEX['wrist'], JOINT_INDEX['middle_mcp']
+
+
+@pytest.fixture(scope='module')
+def frames():
+    """12 RGB frames spread over the real video (every 50th)."""
+    with VideoFrames(require_real(REAL_VIDEO)) as video:
+        return [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for i, f in enumerate(video) if i % 50 == 0]
+
+
+def header(sec, nanosec=0, frame_id='test_camera'):
+    h = Header(frame_id=frame_id)
+    h.stamp.sec, h.stamp.nanosec = sec, nanosec
+    return h
+
+
+class Camera:
+    """A test node publishing images and collecting what keypoint_node publishes."""
+
+    def __init__(self, graph, keypoint_node):
+        self.node = graph.add(Node('test_camera', context=graph.context))
+        self.image_pub = self.node.create_publisher(Image, 'image', 10)
+        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', 10)
+        self.clouds, self.debug = [], []
+        self.node.create_subscription(PointCloud2, '/hand/keypoints', self.clouds.append, 50)
+        self.node.create_subscription(Image, '/hand/debug_image', self.debug.append,
+                                      qos_profile_sensor_data)
+        self.keypoint_node = keypoint_node
+        assert wait_for(lambda: self.image_pub.get_subscription_count() > 0
+                        and keypoint_node.keypoints_pub.get_subscription_count() > 0, 10), \
+            'keypoint_node and the test node did not discover each other'
+
+    def send(self, msg, timeout=5.0):
+        """Publish one image and return the cloud published for it (matched by stamp)."""
+        def answer():
+            return next((c for c in self.clouds if c.header.stamp == msg.header.stamp), None)
+        self.image_pub.publish(msg)
+        return wait_for(answer, timeout)
+
+
+def test_real_frames_give_a_right_hand_per_frame(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context))
+    camera = Camera(ros_graph, node)
+    for i, rgb in enumerate(frames):
+        stamp = header(100 + i, 250_000_000)
+        cloud = camera.send(rgb_to_image(rgb, stamp, 'bgr8'))
+        assert cloud is not None, f'no keypoints for frame {i}'
+        assert cloud.header == stamp  # stamp and frame_id carried through unchanged
+        (hand,) = cloud_to_keypoints(cloud)
+        assert cloud.width == 21 and hand.side == 'right'
+        assert 0.06 < np.linalg.norm(hand.xyz[MIDDLE_MCP] - hand.xyz[WRIST]) < 0.12
+        assert np.all((hand.uv >= 0) & (hand.uv < (1280, 720)))
+    assert wait_for(lambda: len(camera.debug) >= len(frames) - 2, 3)
+    debug = camera.debug[-1]
+    assert debug.header.frame_id == 'test_camera' and debug.encoding == 'rgb8'
+    assert image_to_rgb(debug).shape == (720, 1280, 3)
+    assert node.rejected == 0 and node.processed == len(frames)
+
+
+def test_camera_info_places_the_hand_in_the_camera_frame(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('publish_debug_image', value=False)]))
+    camera = Camera(ros_graph, node)
+    info = CameraInfo(width=1280, height=720, k=[1000.0, 0, 640, 0, 1000.0, 360, 0, 0, 1])
+    assert wait_for(lambda: (camera.info_pub.publish(info), node._camera_info)[1], 5)
+    for i, rgb in enumerate(frames[:4]):
+        (hand,) = cloud_to_keypoints(camera.send(rgb_to_image(rgb, header(10 + i))))
+        assert 0.3 < hand.xyz[WRIST, 2] < 1.0
+    assert node.debug_pub is None and not camera.debug
+
+
+def test_every_encoding_gives_the_same_keypoints(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context))
+    camera = Camera(ros_graph, node)
+    rgb = frames[3]
+    # one stamp for all: the detector starts afresh on a stamp that does not increase, so each
+    # encoding meets the same detector state and must give the very same keypoints
+    results = {}
+    for encoding in ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8'):
+        cloud = camera.send(rgb_to_image(rgb, header(50), encoding))
+        assert cloud is not None, f'no keypoints for {encoding}'
+        camera.clouds.clear()
+        results[encoding] = cloud_to_keypoints(cloud)
+        assert len(results[encoding]) == 1 and cloud.width == 21, encoding
+    reference = results['rgb8'][0]
+    assert reference.side == 'right'
+    for encoding in ('bgr8', 'rgba8', 'bgra8'):
+        np.testing.assert_array_equal(results[encoding][0].xyz, reference.xyz, err_msg=encoding)
+        np.testing.assert_array_equal(results[encoding][0].uv, reference.uv, err_msg=encoding)
+    assert np.abs(results['mono8'][0].uv - reference.uv).mean() < 15.0  # grey still finds it
+
+
+def test_bad_images_are_logged_and_skipped(ros_graph, frames, capfd):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context))
+    camera = Camera(ros_graph, node)
+    good = rgb_to_image(frames[0], header(1))
+    unsupported = rgb_to_image(frames[0], header(2))
+    unsupported.encoding = '16UC1'
+    empty = Image(header=header(3), encoding='rgb8')
+    truncated = rgb_to_image(frames[0], header(4))
+    truncated.data = bytes(truncated.data[:1000])
+    assert camera.send(good) is not None
+    for count, bad in enumerate((unsupported, empty, truncated), start=1):
+        camera.image_pub.publish(bad)
+        assert wait_for(lambda n=count: node.rejected == n, 5), f'bad image {count} not rejected'
+    assert camera.send(rgb_to_image(frames[1], header(5))) is not None  # still serving
+    assert node.processed == 2
+    assert 'truncated image data: 1000 bytes' in node.last_rejection
+    log = capfd.readouterr().err
+    for text in ("unsupported image encoding '16UC1'", 'empty image', 'truncated image data'):
+        assert log.count(text) == 1, f'expected one log line with {text!r} in:\n{log}'
+
+
+def test_a_burst_is_dropped_down_to_the_newest_image(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('publish_debug_image', value=False)]))
+    camera = Camera(ros_graph, node)
+    small = [cv2.resize(rgb, (640, 360)) for rgb in frames]
+    messages = [rgb_to_image(small[i % len(small)], header(1000 + i)) for i in range(30)]
+    for msg in messages:  # far faster than MediaPipe's ~25 ms per frame
+        camera.image_pub.publish(msg)
+    last = messages[-1].header.stamp
+    assert wait_for(lambda: any(c.header.stamp == last for c in camera.clouds), 10), \
+        'the newest image was not processed'
+    # DDS keeps the newest 5 (sensor-data depth); the node then keeps only the newest of those
+    assert node.dropped > 0 and node.processed < node.received
+    assert node.processed + node.dropped == node.received
+    stamps = [c.header.stamp.sec for c in camera.clouds]
+    assert stamps == sorted(stamps)  # processed in order, no backlog replayed later
+
+
+def test_parameters_are_declared_described_and_validated(ros_graph):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context,
+                                      cli_args=['--ros-args', '--params-file', str(CONFIG)]))
+    import yaml
+
+    config = yaml.safe_load(CONFIG.read_text())['keypoint_node']['ros__parameters']
+    assert set(config) == set(PARAMETERS), 'config/hand.yaml must hold every parameter'
+    for name, value in config.items():
+        assert node.get_parameter(name).value == value == PARAMETERS[name][0]
+        assert node.describe_parameter(name).description
+    for name, value in (('max_hands', 5), ('min_detection_confidence', 1.5)):
+        with pytest.raises(InvalidParameterValueException):
+            KeypointNode(context=ros_graph.context,
+                         parameter_overrides=[Parameter(name, value=value)])
+    with pytest.raises(FileNotFoundError, match='hand landmarker model not found'):
+        KeypointNode(context=ros_graph.context,
+                     parameter_overrides=[Parameter('model_path', value='/no/such.task')])

@@ -1,0 +1,99 @@
+"""video_source and its frame reader: frames and camera_info over DDS, capture stamps, errors."""
+import cv2
+import numpy as np
+import pytest
+from conftest import REAL_VIDEO, require_real, wait_for
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+
+from iknet_ros.detect.video import VideoFrames, VideoSourceError
+from iknet_ros.ros.conversions import image_to_rgb
+from iknet_ros.ros.video_source import VideoSource, pinhole_camera_info
+
+
+@pytest.fixture
+def small_video(tmp_path):
+    """An 8-frame 64x48 MJPEG video at 30 fps whose frame i is filled with grey level 20 i."""
+    path = tmp_path / 'small.avi'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
+    for i in range(8):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def start(graph, **parameters):
+    overrides = [Parameter(name, value=value) for name, value in parameters.items()]
+    node = graph.add(VideoSource(context=graph.context, parameter_overrides=overrides))
+    listener = graph.add(Node('test_listener', context=graph.context))
+    images, infos = [], []
+    listener.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
+    listener.create_subscription(CameraInfo, 'camera_info', infos.append,
+                                 qos_profile_sensor_data)
+    return node, images, infos
+
+
+def test_video_frames_reads_the_whole_file(small_video):
+    with VideoFrames(small_video) as video:
+        assert video.size == (64, 48) and video.fps == pytest.approx(30.0)
+        levels = [int(frame.mean()) for frame in video]
+    assert len(levels) == 8 and all(abs(a - 20 * i) <= 2 for i, a in enumerate(levels))
+    with VideoFrames(str(small_video), loop=True) as video:
+        assert len([video.read() for _ in range(20)]) == 20 and video.read() is not None
+
+
+def test_real_video_properties():
+    with VideoFrames(require_real(REAL_VIDEO)) as video:
+        assert video.size == (1280, 720) and video.frame_count == 621
+        assert video.fps == pytest.approx(30.0, abs=0.1)
+
+
+def test_missing_unreadable_or_absent_sources_fail_clearly(tmp_path):
+    with pytest.raises(VideoSourceError, match='video file not found: .*missing.mp4'):
+        VideoFrames(tmp_path / 'missing.mp4')
+    junk = tmp_path / 'junk.mp4'
+    junk.write_bytes(b'\0' * 1000)
+    with pytest.raises(VideoSourceError, match='cannot (open|read a frame from) video file'):
+        VideoFrames(junk)
+    with pytest.raises(VideoSourceError, match='cannot open camera 63'):
+        VideoFrames(63)
+
+
+def test_publishes_every_frame_with_camera_info_and_capture_stamps(ros_graph, small_video):
+    node, images, infos = start(ros_graph, video=str(small_video), wait_for_subscriber=True)
+    assert wait_for(node.finished.is_set, 10), 'the video did not end'
+    assert node.published == 8
+    assert wait_for(lambda: len(images) == 8 and len(infos) == 8, 3), (len(images), len(infos))
+    stamps = [m.header.stamp.sec * 1e9 + m.header.stamp.nanosec for m in images]
+    assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))
+    spacing = np.diff(stamps) / 1e9
+    assert 0.02 < np.median(spacing) < 0.05  # at the file's 30 fps
+    assert [m.header for m in infos] == [m.header for m in images]
+    first = images[0]
+    assert first.header.frame_id == 'camera_optical_frame' and first.encoding == 'rgb8'
+    assert image_to_rgb(first).shape == (48, 64, 3)
+    assert [int(image_to_rgb(m).mean()) // 10 for m in images[:3]] == [0, 2, 4]
+    info = infos[0]
+    assert (info.width, info.height) == (64, 48) and info.k[2] == 32.0 and info.k[5] == 24.0
+    assert info.k[0] == pytest.approx(32.0 / np.tan(np.radians(65.0 / 2)))
+
+
+def test_loop_bgr8_and_frame_id(ros_graph, small_video):
+    node, images, infos = start(ros_graph, video=str(small_video), loop=True, fps=120.0,
+                                encoding='bgr8', frame_id='cam', fx=500.0)
+    assert wait_for(lambda: len(images) > 12, 10), 'a looping video kept publishing'
+    assert not node.finished.is_set()
+    assert {m.encoding for m in images} == {'bgr8'} and images[0].header.frame_id == 'cam'
+    assert infos and infos[0].k[0] == 500.0 and infos[0].p[0] == 500.0
+
+
+def test_bad_parameters_fail_clearly(ros_graph, tmp_path):
+    with pytest.raises(VideoSourceError, match='video file not found'):
+        VideoSource(context=ros_graph.context,
+                    parameter_overrides=[Parameter('video', value=str(tmp_path / 'x.mp4'))])
+    with pytest.raises(ValueError, match='set the video parameter'):
+        VideoSource(context=ros_graph.context)
+    with pytest.raises(ValueError, match='fov_deg must be in'):
+        pinhole_camera_info(64, 48, fov_deg=0.0)
