@@ -1,0 +1,401 @@
+"""``iknet-ros run``: the launch file's graph in one process, for machines without ``ros2 launch``.
+
+video_source -> keypoint_node -> iknet_node run on one multi-threaded executor with the parameters
+of the same YAML file (each node's ``ros__parameters``), until Ctrl-C or the end of the video.
+``--record DIR`` also writes every ``/hand/*`` topic and ``/tf`` to a rosbag2-style MCAP file
+(profile ``ros2``, ``ros2msg`` schemas, CDR messages: ``ros2 bag play`` and Foxglove read it) and
+``DIR/summary.json`` with the run's statistics (``tracking.summary``).
+"""
+import json
+import math
+import re
+import threading
+import time
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from mcap.writer import CompressionType
+from mcap.writer import Writer as McapWriter
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import Image, MultiDOFJointState, PointCloud2
+from std_msgs.msg import Float32MultiArray
+from tf2_msgs.msg import TFMessage
+from tqdm import tqdm
+from visualization_msgs.msg import MarkerArray
+
+from iknet_ros.cli import CliError
+from iknet_ros.detect.video import VideoSourceError
+from iknet_ros.ros.conversions import cloud_to_keypoints
+from iknet_ros.tracking.summary import RunSummary
+
+DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml'
+
+# what --record writes: topic -> (type, QoS of the subscription)
+RECORDED = {
+    '/hand/keypoints': (PointCloud2, 10),
+    '/hand/joint_rotations': (MultiDOFJointState, 10),
+    '/hand/skeleton': (MarkerArray, 10),
+    '/hand/attention': (Float32MultiArray, 10),
+    '/hand/debug_image': (Image, qos_profile_sensor_data),
+    '/tf': (TFMessage, 100),
+}
+
+# --- message definitions, as rosbag2 stores them --------------------------------------------
+
+_PRIMITIVES = {'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16',
+               'int32', 'uint32', 'int64', 'uint64', 'string', 'wstring'}
+_DELIMITER = '=' * 80 + '\n'
+
+
+def _msg_file(type_name: str) -> Path:
+    """The .msg file of 'pkg/Type' or 'pkg/msg/Type', found like ament's share lookup."""
+    package, *_, name = type_name.split('/')
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        share = Path(get_package_share_directory(package))
+    except (ImportError, LookupError, OSError, ValueError):
+        # no AMENT_PREFIX_PATH (the PyPI wheels): <prefix>/share/<pkg> beside lib/pythonX/...
+        module = Path(import_module(package).__file__).resolve()
+        share = next((parent / 'share' / package for parent in module.parents
+                      if (parent / 'share' / package / 'msg').is_dir()), None)
+        if share is None:
+            raise LookupError(f'no share folder with msg/ found for package {package!r}') from None
+    return share / 'msg' / f'{name}.msg'
+
+
+def _dependencies(text: str, package: str) -> list:
+    """Sorted 'pkg/Type' names of the non-primitive field types of a .msg text."""
+    found = set()
+    for line in text.splitlines():
+        tokens = line.split('#', 1)[0].split()
+        if len(tokens) < 2:
+            continue
+        base = re.sub(r'(<=\d+)?(\[[^\]]*\])?$', '', tokens[0])  # string<=5, Type[], Type[<=3]
+        if base and base not in _PRIMITIVES:  # constants are primitive, so skipped here too
+            found.add(base if '/' in base else f'{package}/{base}')
+    return sorted(found)
+
+
+def message_definition(type_name: str) -> str:
+    """Return the full ``ros2msg`` text of a type, as rosbag2 stores it in a bag.
+
+    Its .msg, then each dependency once, depth first, each after a line of 80 '=' and
+    ``MSG: pkg/Type`` (rosbag2's LocalMessageDefinitionSource), so readers need no ROS install.
+    """
+    seen = set()
+
+    def text_of(name: str) -> str:
+        package = name.split('/')[0]
+        text = _msg_file(name).read_text()
+        for dep in _dependencies(text, package):
+            if dep not in seen:
+                seen.add(dep)
+                text += '\n' + _DELIMITER + f'MSG: {dep}\n' + text_of(dep)
+        return text
+
+    return text_of(type_name)
+
+
+def type_name_of(msg_type) -> str:
+    """'pkg/msg/Type' of a generated message class."""
+    return f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
+
+
+class McapRecorder:
+    """Writes serialized ROS 2 messages to an MCAP file the way rosbag2's MCAP plugin does."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, 'wb')
+        self._writer = McapWriter(self._file, compression=CompressionType.ZSTD)
+        self._writer.start(profile='ros2', library='iknet_ros')
+        self._channels = {}
+        self.counts = {}
+
+    def channel(self, topic: str, msg_type) -> int:
+        """Register `topic` (and its schema) once; return its channel id."""
+        if topic not in self._channels:
+            name = type_name_of(msg_type)
+            schema = self._writer.register_schema(name=name, encoding='ros2msg',
+                                                  data=message_definition(name).encode())
+            self._channels[topic] = self._writer.register_channel(
+                topic=topic, message_encoding='cdr', schema_id=schema)
+            self.counts[topic] = 0
+        return self._channels[topic]
+
+    def write(self, channel: int, topic: str, data: bytes, log_time_ns: int):
+        """Add one CDR-serialized message (as rclpy.serialization.serialize_message gives)."""
+        self._writer.add_message(channel_id=channel, log_time=log_time_ns,
+                                 publish_time=log_time_ns, data=data,
+                                 sequence=self.counts[topic])
+        self.counts[topic] += 1
+
+    def close(self):
+        """Finish the file (summary, indexes): it is unreadable by ros2 bag without this."""
+        if self._file is not None:
+            self._writer.finish()
+            self._file.close()
+            self._file = None
+
+
+# --- the recorder node ------------------------------------------------------------------------
+
+def _stamp_ns(header) -> int:
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def _best_per_side(hands) -> dict:
+    best = {}
+    for h in hands:  # the tracker keeps the most confident hand of each side
+        if h.side not in best or h.score > best[h.side].score:
+            best[h.side] = h
+    return {side: h.xyz for side, h in best.items()}
+
+
+def _rotations_by_side(msg: MultiDOFJointState) -> dict:
+    sides = {}
+    for name, t in zip(msg.joint_names, msg.transforms, strict=True):
+        quats, offsets = sides.setdefault(name.split('_', 1)[0], ([], []))
+        quats.append((t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w))
+        offsets.append((t.translation.x, t.translation.y, t.translation.z))
+    return {side: (np.array(q), np.array(o)) for side, (q, o) in sides.items()}
+
+
+class RunMonitor(Node):
+    """Listens to the pipeline's outputs: statistics for the summary, and the MCAP recording.
+
+    Subscriptions are raw (serialized bytes), so recording writes exactly what went over DDS
+    without a deserialize/serialize round trip; only the clouds and rotations are decoded.
+    """
+
+    def __init__(self, recorder: McapRecorder = None, **kwargs):
+        super().__init__('iknet_run_monitor', **kwargs)
+        self.recorder = recorder
+        self.summary = RunSummary()
+        self.received = 0
+        self.last_rotations = None  # time.monotonic() of the newest joint rotations
+        topics = RECORDED if recorder is not None else \
+            {t: RECORDED[t] for t in ('/hand/keypoints', '/hand/joint_rotations')}
+        for topic, (msg_type, qos) in topics.items():
+            channel = recorder.channel(topic, msg_type) if recorder is not None else None
+            self.create_subscription(msg_type, topic, self._callback(topic, msg_type, channel),
+                                     qos, raw=True)
+
+    def _callback(self, topic, msg_type, channel):
+        def on_message(data: bytes):
+            now = time.time_ns()
+            self.received += 1
+            if self.recorder is not None:
+                self.recorder.write(channel, topic, data, now)
+            if topic == '/hand/keypoints':
+                cloud = deserialize_message(data, PointCloud2)
+                try:
+                    hands = _best_per_side(cloud_to_keypoints(cloud))
+                except ValueError:
+                    return
+                self.summary.add_keypoints(_stamp_ns(cloud.header), hands)
+            elif topic == '/hand/joint_rotations':
+                msg = deserialize_message(data, MultiDOFJointState)
+                stamp = _stamp_ns(msg.header)
+                self.summary.add_rotations(stamp, _rotations_by_side(msg), (now - stamp) * 1e-9)
+                self.last_rotations = time.monotonic()
+        return on_message
+
+
+# --- parameters and the run -------------------------------------------------------------------
+
+def load_parameters(path) -> dict:
+    """{node name: [Parameter]} from a ROS 2 parameter YAML (``node: ros__parameters: ...``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CliError(f'parameter file not found: {path}')
+    try:
+        content = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise CliError(f'{path} is not valid YAML: {error}') from error
+    if not isinstance(content, dict):
+        raise CliError(f'{path}: expected node names at the top level')
+    out = {}
+    for node, section in content.items():
+        params = (section or {}).get('ros__parameters') if isinstance(section, dict) else None
+        if not isinstance(params, dict):
+            raise CliError(f'{path}: {node!r} has no ros__parameters mapping')
+        out[node.strip('/')] = [Parameter(name, value=value) for name, value in params.items()]
+    return out
+
+
+class _Frames:
+    """The source's frames held until the graph is connected, and at most `limit` of them."""
+
+    def __init__(self, frames, limit: int = None):
+        self.frames, self.limit, self.count = frames, limit, 0
+        self.go = threading.Event()
+        self.cancelled = False
+        self.is_camera, self.source = frames.is_camera, frames.source
+
+    def read(self):
+        while not self.go.wait(0.1):
+            pass
+        if self.cancelled or (self.limit is not None and self.count >= self.limit):
+            return None
+        self.count += 1
+        return self.frames.read()
+
+    def cancel(self):
+        self.cancelled = True
+        self.go.set()
+
+    def close(self):
+        self.frames.close()
+
+
+def _wait_quiet(counters, quiet: float = 1.0, timeout: float = 10.0):
+    """Wait until none of the counters changed for `quiet` seconds (the pipeline drained)."""
+    last, since, deadline = None, time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = tuple(c() for c in counters)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
+def _json_ready(summary: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in summary.items()}
+
+
+def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, max_frames=None,
+                 progress=True) -> dict:
+    """Run the graph in this process until the video ends, `max_frames` or Ctrl-C; the summary."""
+    from iknet_ros.ros.iknet_node import IKNetNode
+    from iknet_ros.ros.keypoint_node import KeypointNode
+    from iknet_ros.ros.video_source import VideoSource
+
+    overrides = load_parameters(params)
+    source_params = [p for p in overrides.get('video_source', [])
+                     if p.name not in ('video', 'camera', 'wait_for_subscriber', 'loop')]
+    source_params += [Parameter('video', value=str(video) if video is not None else ''),
+                      Parameter('camera', value=-1 if camera is None else int(camera)),
+                      Parameter('loop', value=False),
+                      Parameter('wait_for_subscriber', value=True)]
+    record = Path(record) if record is not None else None
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes, executor, thread, recorder, frames = [], None, None, None, None
+    source = monitor = iknet = keypoint = None
+    started = time.monotonic()
+    try:
+        try:  # open the video or camera first: a bad path fails before MediaPipe loads
+            source = VideoSource(context=context, parameter_overrides=source_params)
+        except (VideoSourceError, ValueError, ParameterException) as error:
+            raise CliError(str(error)) from error
+        nodes.append(source)
+        frames = source.frames = _Frames(source.frames, max_frames)
+        total = frames.frames.frame_count
+        total = min(total, max_frames) if total and max_frames else (total or max_frames)
+        if record is not None:
+            record.mkdir(parents=True, exist_ok=True)
+            recorder = McapRecorder(record / f'{record.resolve().name}_0.mcap')  # as rosbag2
+        try:
+            monitor = RunMonitor(recorder, context=context)
+            nodes.append(monitor)
+            iknet = IKNetNode(context=context, parameter_overrides=overrides.get('iknet_node', []))
+            nodes.append(iknet)
+            keypoint = KeypointNode(context=context,
+                                    parameter_overrides=overrides.get('keypoint_node', []))
+            nodes.append(keypoint)
+        except (ValueError, OSError, ParameterException) as error:
+            raise CliError(f'cannot start the nodes: {error}') from error
+        executor = MultiThreadedExecutor(num_threads=4, context=context)
+        for node in nodes:
+            executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        # hold the first frame until every subscriber along the chain is matched
+        _wait_until(lambda: keypoint.keypoints_pub.get_subscription_count() >= 2
+                    and source.image_pub.get_subscription_count() >= 1, 10.0)
+        started = time.monotonic()
+        frames.go.set()
+        with tqdm(total=total, unit='frame', disable=not progress) as bar:
+            while not source.finished.is_set() and context.ok():
+                time.sleep(0.1)
+                bar.update(source.published - bar.n)
+                bar.set_postfix(rotations=iknet.published, dropped=keypoint.dropped,
+                                refresh=False)
+            bar.update(source.published - bar.n)
+        if context.ok():
+            _wait_quiet([lambda: keypoint.processed, lambda: iknet.received,
+                         lambda: monitor.received])
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if frames is not None:
+            frames.cancel()
+        if executor is not None:
+            executor.shutdown()
+        if thread is not None:
+            thread.join(timeout=5.0)
+        for node in nodes:
+            node.destroy_node()
+        context.try_shutdown()
+        if recorder is not None:
+            recorder.close()
+    if keypoint is None:  # interrupted while starting
+        return {}
+    seconds = (monitor.last_rotations or time.monotonic()) - started
+    summary = monitor.summary.result(
+        source.published, seconds, source_fps=frames.frames.fps if not frames.is_camera else None,
+        frames_dropped=keypoint.dropped, frames_rejected=keypoint.rejected + iknet.rejected,
+        iknet_update_ms_p50=iknet.update_ms_p50(),
+        iknet_device=iknet.tracker.device if iknet.tracker else None)
+    summary = _json_ready(summary)
+    if recorder is not None:
+        summary['recorded_messages'] = dict(recorder.counts)
+        (record / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    return summary
+
+
+def _wait_until(predicate, timeout: float):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+def add_arguments(parser):
+    """Arguments of ``iknet-ros run``."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument('--video', help='video file to track hands in')
+    source.add_argument('--camera', type=int, help='camera index to capture from (e.g. 0)')
+    parser.add_argument('--params', default=str(DEFAULT_PARAMS),
+                        help='ROS 2 parameter YAML of the nodes (default: config/hand.yaml)')
+    parser.add_argument('--record', metavar='DIR',
+                        help='write /hand/* and /tf to DIR/DIR.mcap and DIR/summary.json')
+    parser.add_argument('--max-frames', type=int, help='stop after this many frames')
+
+
+def run(args) -> int:
+    """Run the pipeline; print where the recording went and the headline numbers."""
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CliError('--max-frames must be >= 1')
+    summary = run_pipeline(video=args.video, camera=args.camera, params=args.params,
+                           record=args.record, max_frames=args.max_frames)
+    fmt = {k: ('n/a' if v is None else f'{v:.2f}' if isinstance(v, float) else v)
+           for k, v in summary.items()}
+    print(f"{fmt['frames_in']} frames, {fmt['frames_with_keypoints']} with keypoints, "
+          f"{fmt['frames_with_rotations']} with rotations at {fmt['fps']} fps; "
+          f"bone std {fmt['skeleton_bone_std_mm']} mm, accel ratio {fmt['accel_ratio']}, "
+          f"fidelity {fmt['fidelity_mm']} mm")
+    if args.record:
+        print(f'recorded to {Path(args.record) / "summary.json"} and its .mcap')
+    return 0

@@ -1,0 +1,152 @@
+"""iknet_node: hand keypoint clouds in; joint rotations, TF, an RViz skeleton and attention out.
+
+A thin shell over ``tracking.tracker.HandTracker`` (one track per hand side, sequence IKNet):
+``/hand/keypoints`` -> ``cloud_to_keypoints`` -> ``HandTracker.update`` -> the builders of
+``ros.messages``, every output stamped with the cloud's (the image's) header.
+"""
+import re
+import time
+from collections import deque
+
+import numpy as np
+import rclpy
+import rclpy.logging
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from sensor_msgs.msg import MultiDOFJointState, PointCloud2
+from std_msgs.msg import Float32MultiArray, Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import MarkerArray
+
+from iknet_ros.ros import messages
+from iknet_ros.ros.conversions import cloud_to_keypoints
+from iknet_ros.tracking.tracker import HandTracker
+
+LOG_THROTTLE_SEC = 5.0
+DEVICES = ('auto', 'cpu', 'cuda')
+
+# name -> (default, description); all read-only: they build the tracker
+PARAMETERS = {
+    'device': ('auto', 'Inference device: auto (CUDA when available), cpu or cuda.'),
+    'checkpoint': ('', "Sequence-IKNet checkpoint folder (model.safetensors + config.json); "
+                       "'' = the weights shipped with the package."),
+    'reset_after': (0.5, 'Seconds a hand may be missing before its track (window) restarts; > 0.'),
+    'bone_window': (30, 'Frames in the running median of bone lengths that keeps the published '
+                        'skeleton steady; >= 1.'),
+    'frame_id': ('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) frame."),
+    'publish_tf': (True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
+    'publish_markers': (True, 'Publish the RViz skeleton on /hand/skeleton.'),
+}
+
+
+class IKNetNode(Node):
+    """Joint rotations of every tracked hand, from a temporal window of keypoint frames."""
+
+    def __init__(self, **kwargs):
+        super().__init__('iknet_node', **kwargs)
+        p = {name: self.declare_parameter(
+                 name, default, ParameterDescriptor(description=text, read_only=True)).value
+             for name, (default, text) in PARAMETERS.items()}
+        if p['device'] not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {p['device']!r}")
+        if not p['reset_after'] > 0.0:
+            raise ValueError(f"reset_after must be > 0 s, got {p['reset_after']}")
+        if p['bone_window'] < 1:
+            raise ValueError(f"bone_window must be >= 1 frame, got {p['bone_window']}")
+        self.frame_id = p['frame_id']
+        self.received = 0  # clouds taken in
+        self.published = 0  # clouds answered with joint rotations (possibly of no hand)
+        self.rejected = 0  # clouds that could not be used
+        self.last_rejection = ''
+        self.update_ms = deque(maxlen=10_000)  # tracker time per cloud
+        self._loggers = {}  # one logger per kind of problem: each throttled on its own
+
+        self.tracker, self.load_error = None, ''
+        try:
+            self.tracker = HandTracker(checkpoint=p['checkpoint'] or None, device=p['device'],
+                                       reset_after=p['reset_after'],
+                                       bone_window=p['bone_window'])
+        except Exception as error:  # stay up and say why, whatever the cause
+            self.load_error = str(error) or repr(error)
+            self.get_logger().error(f'cannot load the IKNet ({self.load_error}); not publishing '
+                                    'joint rotations until restarted with a working checkpoint')
+
+        self.joints_pub = self.create_publisher(MultiDOFJointState, '/hand/joint_rotations', 10)
+        self.tf_pub = self.create_publisher(TFMessage, '/tf', 100) if p['publish_tf'] else None
+        self.markers_pub = (self.create_publisher(MarkerArray, '/hand/skeleton', 10)
+                            if p['publish_markers'] else None)
+        self.attention_pub = self.create_publisher(Float32MultiArray, '/hand/attention', 10)
+        self.create_subscription(PointCloud2, '/hand/keypoints', self._on_cloud, 10)
+        if self.tracker is not None:
+            self.get_logger().info(
+                f'sequence IKNet on {self.tracker.device}, window {self.tracker.window} frames, '
+                f'reset after {p["reset_after"]} s')
+
+    def _log(self, kind: str, level: str, text: str):
+        """Log `text` at most once per throttle period for each kind of event."""
+        if kind not in self._loggers:
+            self._loggers[kind] = rclpy.logging.get_logger(self.get_logger().name)
+        getattr(self._loggers[kind], level)(text, throttle_duration_sec=LOG_THROTTLE_SEC)
+
+    def _on_cloud(self, msg: PointCloud2):
+        self.received += 1
+        if self.tracker is None:
+            self._log('no_model', 'error', f'no IKNet loaded ({self.load_error}): '
+                                           'keypoints ignored')
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        try:
+            hands = cloud_to_keypoints(msg)
+            start = time.perf_counter()
+            out = self.tracker.update(stamp, hands)
+            self.update_ms.append((time.perf_counter() - start) * 1000.0)
+        except ValueError as error:
+            self.rejected += 1
+            self.last_rejection = str(error)
+            # one line per kind of problem (numbers aside), however often it repeats
+            self._log(re.sub(r'[\d.]+', '#', str(error)), 'warning',
+                      f'skipping keypoint cloud: {error}')
+            return
+        for side, reason in out.resets.items():
+            self._log(f'reset_{side}', 'info', f'{side} hand: track (re)started: {reason}')
+        for side in out.lost:
+            self._log(f'lost_{side}', 'info', f'{side} hand lost: track dropped')
+        header = msg.header if not self.frame_id else \
+            Header(stamp=msg.header.stamp, frame_id=self.frame_id)
+        self.joints_pub.publish(messages.joint_state(header, out.estimates))
+        if self.tf_pub is not None and out.estimates:
+            self.tf_pub.publish(messages.tf_message(header, out.estimates))
+        if self.markers_pub is not None:
+            self.markers_pub.publish(messages.skeleton_markers(header, out.estimates))
+        if out.estimates:
+            self.attention_pub.publish(messages.attention_message(out.estimates))
+        self.published += 1
+
+    def update_ms_p50(self) -> float:
+        """Median tracker time per cloud in ms (NaN before the first)."""
+        return float(np.median(self.update_ms)) if self.update_ms else float('nan')
+
+
+def main(args=None):
+    """Run iknet_node until Ctrl-C or shutdown; 1 on a bad parameter."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = IKNetNode()
+        rclpy.spin(node)
+    except (ParameterException, ValueError) as error:
+        rclpy.logging.get_logger('iknet_node').error(str(error))
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    main()

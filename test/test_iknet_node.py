@@ -1,0 +1,275 @@
+"""iknet_node over real DDS fed synthetic keypoint clouds; `iknet-ros run` on the real video."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REAL_VIDEO, require_real, wait_for
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import MultiDOFJointState, PointCloud2, PointField
+from std_msgs.msg import Float32MultiArray, Header
+from tf2_msgs.msg import TFMessage
+from visualization_msgs.msg import Marker, MarkerArray
+
+from iknet_ros.detect.types import HandKeypoints
+from iknet_ros.hand import skeleton as sk
+from iknet_ros.hand.motion import generate_motion
+from iknet_ros.hand.observation import observe
+from iknet_ros.ros.conversions import keypoints_to_cloud
+from iknet_ros.ros.iknet_node import IKNetNode
+
+FRAME = 'test_optical_frame'
+FPS = 30.0
+
+
+@pytest.fixture(scope='module')
+def hands():
+    """Detector-like keypoints (F, 21, 3) of a right hand and (mirrored) a left hand."""
+    motion = generate_motion(2, 60, seed=11)
+    keypoints = observe(motion.positions, 'realistic', seed=12).keypoints.numpy()
+    return {'right': keypoints[0], 'left': keypoints[1] @ sk.MIRROR.T}
+
+
+def hand(side, xyz, score=0.9):
+    return HandKeypoints(side=side, xyz=xyz, uv=np.zeros((sk.NUM_JOINTS, 2)), score=score)
+
+
+def header(t, frame_id=FRAME):
+    h = Header(frame_id=frame_id)
+    h.stamp.sec, h.stamp.nanosec = int(t), int(round((t % 1.0) * 1e9))
+    return h
+
+
+class Feeder:
+    """A test node that publishes keypoint clouds and collects everything iknet_node says."""
+
+    def __init__(self, graph, iknet):
+        self.node = graph.add(Node('test_feeder', context=graph.context))
+        self.iknet = iknet
+        self.pub = self.node.create_publisher(PointCloud2, '/hand/keypoints', 10)
+        self.joints, self.tf, self.skeleton, self.attention = [], [], [], []
+        for msg_type, topic, box, depth in (
+                (MultiDOFJointState, '/hand/joint_rotations', self.joints, 100),
+                (TFMessage, '/tf', self.tf, 100),
+                (MarkerArray, '/hand/skeleton', self.skeleton, 100),
+                (Float32MultiArray, '/hand/attention', self.attention, 100)):
+            self.node.create_subscription(msg_type, topic, box.append, depth)
+        assert wait_for(lambda: self.pub.get_subscription_count() > 0
+                        and iknet.joints_pub.get_subscription_count() > 0
+                        and iknet.tf_pub.get_subscription_count() > 0
+                        and iknet.markers_pub.get_subscription_count() > 0
+                        and iknet.attention_pub.get_subscription_count() > 0, 10), \
+            'iknet_node and the test node did not discover each other'
+
+    def send(self, cloud):
+        """Publish one cloud; return the joint rotations answering it (None if rejected)."""
+        rejected, handled = self.iknet.rejected, self.iknet.published + self.iknet.rejected + 1
+        self.attention_count = len(self.attention)
+        self.pub.publish(cloud)
+        assert wait_for(lambda: self.iknet.published + self.iknet.rejected >= handled, 10), \
+            'iknet_node did not handle the cloud'
+        if self.iknet.rejected > rejected:
+            return None
+        return wait_for(lambda: next((j for j in self.joints
+                                      if j.header.stamp == cloud.header.stamp), None), 5.0)
+
+    def last_attention(self):
+        """The attention published for the last cloud sent (it has no header to match)."""
+        assert wait_for(lambda: len(self.attention) > self.attention_count, 5.0)
+        return attention_of(self.attention[-1])
+
+    def markers_at(self, stamp):
+        return wait_for(lambda: next((m for m in self.skeleton
+                                      if m.markers[0].header.stamp == stamp), None), 5.0)
+
+    def tf_at(self, stamp):
+        return wait_for(lambda: next((m for m in self.tf
+                                      if m.transforms[0].header.stamp == stamp), None), 5.0)
+
+
+@pytest.fixture
+def feeder(ros_graph):
+    iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('device', value='cpu'), Parameter('reset_after', value=0.5)]))
+    assert iknet.tracker is not None, iknet.load_error
+    return Feeder(ros_graph, iknet)
+
+
+def attention_of(msg):
+    dims = msg.layout.dim
+    return np.asarray(msg.data, dtype=np.float32).reshape([d.size for d in dims])
+
+
+def test_rotations_tf_markers_and_attention_of_two_hands(feeder, hands):
+    window = feeder.iknet.tracker.window
+    frames = window + 2
+    for f in range(frames):
+        cloud = keypoints_to_cloud(header(100.0 + f / FPS),
+                                   [hand('right', hands['right'][f]),
+                                    hand('left', hands['left'][f])])
+        joints = feeder.send(cloud)
+        assert joints is not None
+    stamp = cloud.header.stamp
+    names = sk.side_joint_names('right') + sk.side_joint_names('left')
+    assert sorted(joints.joint_names) == sorted(names)
+    assert len(joints.transforms) == 2 * sk.NUM_JOINTS
+    assert joints.header.frame_id == FRAME and joints.header.stamp == stamp
+    quats = np.array([[t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w]
+                      for t in joints.transforms])
+    np.testing.assert_allclose(np.linalg.norm(quats, axis=1), 1.0, atol=1e-5)
+
+    tf = feeder.tf_at(stamp)
+    assert tf is not None
+    parents = {t.child_frame_id: t.header.frame_id for t in tf.transforms}
+    assert set(parents) == set(names)
+    assert all(t.header.stamp == stamp for t in tf.transforms)
+    for side in ('left', 'right'):
+        side_names = sk.side_joint_names(side)
+        assert parents[side_names[0]] == FRAME  # rooted at the cloud's (the image's) frame
+        for j in range(1, sk.NUM_JOINTS):
+            assert parents[side_names[j]] == side_names[sk.PARENTS[j]]
+
+    markers = feeder.markers_at(stamp).markers
+    assert markers[0].action == Marker.DELETEALL
+    drawn = [m for m in markers[1:] if m.action == Marker.ADD]
+    assert {m.ns for m in drawn} == {'right_hand', 'left_hand'}
+    assert {m.type for m in drawn} == {Marker.LINE_LIST, Marker.SPHERE_LIST}
+    assert all(m.header.frame_id == FRAME and m.header.stamp == stamp for m in markers)
+
+    msg = wait_for(lambda: len(feeder.attention) >= frames and feeder.attention[-1], 5.0)
+    assert msg
+    labels = [d.label for d in msg.layout.dim]
+    assert labels[0] == 'hand:right,left' and labels[1:] == ['layer', 'frame']
+    att = attention_of(msg)
+    assert att.shape[0] == 2 and att.shape[2] == window
+    assert [d.stride for d in msg.layout.dim] == [att.size, att.shape[1] * window, window]
+    np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-4)  # full window: a distribution
+
+
+def test_lost_hand_disappears_and_returns_with_a_fresh_track(feeder, hands):
+    t = 200.0
+    for f in range(6):
+        feeder.send(keypoints_to_cloud(header(t), [hand('right', hands['right'][f])]))
+        t += 1 / FPS
+    att = feeder.last_attention()
+    assert att[0, :, :-1].sum() > 0.01  # the newest frame attends to earlier ones
+    # the hand leaves: empty clouds (no hand) for longer than reset_after
+    empty_stamps = []
+    while t < 200.0 + 6 / FPS + 0.7:
+        cloud = keypoints_to_cloud(header(t), [])
+        joints = feeder.send(cloud)
+        assert joints is not None and list(joints.joint_names) == []
+        empty_stamps.append(cloud.header.stamp)
+        t += 1 / FPS
+    markers = feeder.markers_at(empty_stamps[-1]).markers
+    assert len(markers) == 1 and markers[0].action == Marker.DELETEALL
+    # it comes back: a new track, whose newest frame has no history to attend to
+    feeder.send(keypoints_to_cloud(header(t), [hand('right', hands['right'][10])]))
+    att = feeder.last_attention()
+    np.testing.assert_allclose(att[0, :, -1], 1.0, atol=1e-5)
+    np.testing.assert_allclose(att[0, :, :-1], 0.0, atol=1e-5)
+    assert len(feeder.markers_at(header(t).stamp).markers) == 3
+
+
+def malformed_cloud(stamp):
+    cloud = keypoints_to_cloud(header(stamp), [hand('right', np.zeros((21, 3)) + 0.3)])
+    cloud.fields = [PointField(name='x', offset=0, datatype=PointField.FLOAT32, count=1)]
+    return cloud
+
+
+def test_bad_input_is_skipped_and_the_next_good_cloud_served(feeder, hands):
+    good = hands['right']
+    t = 300.0
+    assert feeder.send(keypoints_to_cloud(header(t), [hand('right', good[0])])) is not None
+    nan = good[1].copy()
+    nan[5, 1] = np.nan
+    twenty = keypoints_to_cloud(header(t + 0.2), [hand('right', good[2])])
+    twenty.width, twenty.row_step = 20, 20 * twenty.point_step
+    twenty.data = bytes(twenty.data)[:20 * twenty.point_step]
+    inf = good[3].copy()
+    inf[0, 2] = np.inf
+    bad = [('non-finite', keypoints_to_cloud(header(t + 0.1), [hand('right', nan)])),
+           ('multiple of 21', twenty),
+           ('non-finite', keypoints_to_cloud(header(t + 0.3), [hand('right', inf)])),
+           ('lacks field', malformed_cloud(t + 0.4))]
+    for expected, cloud in bad:
+        rejected = feeder.iknet.rejected
+        assert feeder.send(cloud) is None
+        assert feeder.iknet.rejected == rejected + 1
+        assert expected in feeder.iknet.last_rejection
+        # ... and the next good message is served
+        t += 1 / FPS
+        assert feeder.send(keypoints_to_cloud(header(t), [hand('right', good[4])])) is not None
+    # stamps going backwards (a bag loop): the track restarts, the cloud is served
+    joints = feeder.send(keypoints_to_cloud(header(t - 5.0), [hand('right', good[5])]))
+    assert joints is not None and len(joints.joint_names) == sk.NUM_JOINTS
+    att = feeder.last_attention()
+    np.testing.assert_allclose(att[0, :, -1], 1.0, atol=1e-5)
+
+
+def test_missing_checkpoint_keeps_the_node_up_without_rotations(ros_graph, tmp_path):
+    iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('checkpoint', value=str(tmp_path / 'nothing_here'))]))
+    assert iknet.tracker is None and 'nothing_here' in iknet.load_error
+    node = ros_graph.add(Node('test_no_model', context=ros_graph.context))
+    pub = node.create_publisher(PointCloud2, '/hand/keypoints', 10)
+    got = []
+    node.create_subscription(MultiDOFJointState, '/hand/joint_rotations', got.append, 10)
+    assert wait_for(lambda: pub.get_subscription_count() > 0, 10)
+    pub.publish(keypoints_to_cloud(header(1.0), []))
+    assert wait_for(lambda: iknet.received >= 1, 10)
+    assert not wait_for(lambda: got, 0.5)
+
+
+def test_bad_parameters_are_refused(ros_graph):
+    for name, value in (('device', 'tpu'), ('reset_after', 0.0), ('bone_window', 0)):
+        with pytest.raises(ValueError, match=name):
+            IKNetNode(context=ros_graph.context, parameter_overrides=[Parameter(name, value=value)])
+
+
+def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
+    video = require_real(REAL_VIDEO)
+    out = tmp_path / 'run'
+    result = subprocess.run(
+        [sys.executable, '-m', 'iknet_ros.cli', 'run', '--video', str(video), '--max-frames', '30',
+         '--record', str(out)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((out / 'summary.json').read_text())
+    for key in ('frames_in', 'frames_with_keypoints', 'frames_with_rotations', 'fps',
+                'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm'):
+        assert key in summary, key
+    assert summary['frames_in'] == 30
+    assert summary['frames_with_rotations'] >= 20
+    assert math.isfinite(summary['fidelity_mm'])
+
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+    [bag] = list(out.glob('*.mcap'))
+    counts, types = {}, {}
+    with open(bag, 'rb') as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_header().profile == 'ros2'
+        for schema, channel, _, decoded in reader.iter_decoded_messages():
+            assert channel.message_encoding == 'cdr' and schema.encoding == 'ros2msg'
+            counts[channel.topic] = counts.get(channel.topic, 0) + 1
+            types[channel.topic] = schema.name
+            if channel.topic == '/hand/joint_rotations' and decoded.joint_names:
+                assert decoded.joint_names[0] == 'right_wrist'
+    for topic, type_name in (('/hand/keypoints', 'sensor_msgs/msg/PointCloud2'),
+                             ('/hand/joint_rotations', 'sensor_msgs/msg/MultiDOFJointState'),
+                             ('/tf', 'tf2_msgs/msg/TFMessage'),
+                             ('/hand/skeleton', 'visualization_msgs/msg/MarkerArray'),
+                             ('/hand/attention', 'std_msgs/msg/Float32MultiArray')):
+        assert counts.get(topic, 0) > 0, f'no {topic} in the bag: {counts}'
+        assert types[topic] == type_name
+
+
+def test_run_names_a_missing_video(tmp_path):
+    missing = tmp_path / 'no_such_video.mp4'
+    result = subprocess.run([sys.executable, '-m', 'iknet_ros.cli', 'run', '--video', str(missing)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert 'no_such_video.mp4' in result.stderr

@@ -1,0 +1,174 @@
+"""hand.launch.py: what it names exists, is installed and is declared.
+
+launch_ros is not installable here, so the launch file is read statically (ast); the last test
+starts it for real where launch_testing is installed (a ROS 2 install).
+"""
+import ast
+import asyncio
+import importlib
+import os
+import runpy
+from glob import glob
+from pathlib import Path
+from unittest import mock
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from conftest import REAL_VIDEO, require_real, wait_for
+from rclpy.node import Node as RosNode
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import MultiDOFJointState
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = ROOT / 'launch' / 'hand.launch.py'
+PARAMS = ROOT / 'config' / 'hand.yaml'
+
+
+def _constant(node):
+    return node.value if isinstance(node, ast.Constant) else None
+
+
+def launch_nodes() -> list:
+    """Every launch_ros ``Node(...)`` of the launch file as a dict of its constant keywords."""
+    nodes = []
+    for call in ast.walk(ast.parse(LAUNCH.read_text())):
+        if isinstance(call, ast.Call) and getattr(call.func, 'id', None) == 'Node':
+            entry = {kw.arg: _constant(kw.value) for kw in call.keywords}
+            params = next((kw.value for kw in call.keywords if kw.arg == 'parameters'), None)
+            entry['dict_parameters'] = [_constant(k) for item in getattr(params, 'elts', [])
+                                        if isinstance(item, ast.Dict) for k in item.keys]
+            nodes.append(entry)
+    return nodes
+
+
+def share_files() -> list:
+    """Files the launch file opens in the package share: ``os.path.join(share, 'a', 'b')``."""
+    found = []
+    for call in ast.walk(ast.parse(LAUNCH.read_text())):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                and call.func.attr == 'join' and call.args \
+                and getattr(call.args[0], 'id', None) == 'share':
+            found.append('/'.join(_constant(a) for a in call.args[1:]))
+    return found
+
+
+@pytest.fixture(scope='module')
+def setup_kwargs():
+    """The arguments setup.py passes to setuptools.setup (run here with setup() captured)."""
+    captured = {}
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # setup.py globs relative paths, as colcon and pip run it
+    try:
+        with mock.patch('setuptools.setup', lambda **kw: captured.update(kw)):
+            runpy.run_path(str(ROOT / 'setup.py'))
+    finally:
+        os.chdir(cwd)
+    return captured
+
+
+def console_scripts(setup_kwargs) -> dict:
+    """executable -> 'module:function' of setup.py's console scripts."""
+    entries = setup_kwargs['entry_points']['console_scripts']
+    return dict((part.strip() for part in entry.split('=', 1)) for entry in entries)
+
+
+def test_every_executable_is_a_console_script(setup_kwargs):
+    scripts = console_scripts(setup_kwargs)
+    nodes = [n for n in launch_nodes() if n.get('package') == 'iknet_ros']
+    assert {n['executable'] for n in nodes} >= {'keypoint_node', 'iknet_node'}
+    for node in nodes:
+        assert node['executable'] in scripts, f"{node['executable']} is not a console script"
+        module, function = scripts[node['executable']].split(':')
+        assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_params_and_rviz_files_exist_and_are_installed(setup_kwargs):
+    files = share_files()
+    assert 'config/hand.yaml' in files and 'config/hand.rviz' in files
+    installed = {}
+    for destination, sources in setup_kwargs['data_files']:
+        for source in sources:
+            installed[source] = destination
+    for relative in files:
+        assert (ROOT / relative).is_file(), f'{relative} named by the launch file is missing'
+        assert installed.get(relative) == str(Path('share/iknet_ros') / Path(relative).parent), \
+            f'setup.py does not install {relative} into share/iknet_ros'
+    assert all(glob(str(ROOT / pattern)) for pattern in installed)
+
+
+def node_class(setup_kwargs, executable):
+    """The Node subclass defined in the module behind a console script."""
+    module = importlib.import_module(console_scripts(setup_kwargs)[executable].split(':')[0])
+    [cls] = [c for c in vars(module).values() if isinstance(c, type)
+             and issubclass(c, RosNode) and c.__module__ == module.__name__]
+    return cls
+
+
+@pytest.fixture
+def tiny_video(tmp_path):
+    """A 2-frame video, for nodes that need a source to start (video_source)."""
+    path = tmp_path / 'tiny.avi'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (32, 24))
+    for _ in range(2):
+        writer.write(np.zeros((24, 32, 3), np.uint8))
+    writer.release()
+    return path
+
+
+def test_every_yaml_parameter_is_declared_by_its_node_with_that_default(
+        ros_graph, setup_kwargs, tiny_video):
+    sections = yaml.safe_load(PARAMS.read_text())
+    by_name = {n['name']: n for n in launch_nodes() if n.get('package') == 'iknet_ros'}
+    assert set(sections) <= set(by_name), 'hand.yaml keys must be the launch file node names'
+    for name, node in by_name.items():
+        params = (sections.get(name) or {}).get('ros__parameters', {})
+        # video_source cannot start without a source; every other node starts on its defaults
+        needs = [Parameter('video', value=str(tiny_video))] if name == 'video_source' else []
+        instance = node_class(setup_kwargs, node['executable'])(
+            context=ros_graph.context, parameter_overrides=needs)
+        try:
+            declared = set(instance._parameters)
+            for key in list(params) + node['dict_parameters']:
+                assert key in declared, f'{name} does not declare {key!r} (set in the YAML/launch)'
+            for key, value in params.items():
+                assert instance.get_parameter(key).value == value, \
+                    f'hand.yaml {name}.{key} = {value!r} is not the node default'
+        finally:
+            instance.destroy_node()
+
+
+def test_launch_file_starts_the_pipeline(ros_graph):
+    """For ROS installs: start hand.launch.py on the real video and wait for rotations."""
+    pytest.importorskip('launch_testing')
+    launch = pytest.importorskip('launch')
+    pytest.importorskip('launch_ros')
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    try:
+        share = Path(get_package_share_directory('iknet_ros'))
+    except (PackageNotFoundError, OSError):
+        pytest.skip('iknet_ros is not installed in the ament index (colcon build it first)')
+    video = require_real(REAL_VIDEO)
+    got = []
+    listener = ros_graph.add(RosNode('test_launch_listener', context=ros_graph.context))
+    listener.create_subscription(MultiDOFJointState, '/hand/joint_rotations', got.append, 10)
+    service = launch.LaunchService()
+    service.include_launch_description(launch.LaunchDescription([IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(str(share / 'launch' / 'hand.launch.py')),
+        launch_arguments={'video': str(video), 'use_rviz': 'false'}.items())]))
+
+    async def scenario():
+        task = asyncio.ensure_future(service.run_async())
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: wait_for(
+            lambda: any(m.joint_names for m in got), timeout=60))
+        stopping = service.shutdown()
+        if asyncio.iscoroutine(stopping):
+            await stopping
+        await task
+
+    asyncio.run(scenario())
+    assert any(m.joint_names for m in got), 'the launched graph published no joint rotations'
