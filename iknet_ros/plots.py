@@ -121,18 +121,206 @@ def plot_skeleton(out, seed: int = 0, poses=SKELETON_POSES, frames: int = 4):
 def _skeleton_arguments(parser):
     parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
     parser.add_argument('--seed', type=int, default=0, help='sequence seed (default 0)')
+    parser.add_argument('--models', nargs='*', metavar='DIR', default=None,
+                        help='instead: input, model predictions and truth of a fast held-out '
+                             'motion (no DIR: the shipped baseline and sequence weights)')
 
 
 def _skeleton_run(args) -> int:
-    path = plot_skeleton(args.out, args.seed)
+    if args.models is not None:
+        path = plot_predictions(args.models or _default_checkpoints(), args.out)
+    else:
+        path = plot_skeleton(args.out, args.seed)
+    print(f'wrote {path}')
+    return 0
+
+
+# --- plots of the trained models -----------------------------------------------------------------
+
+MODEL_COLORS = {'sequence': 'tab:blue', 'baseline': 'black'}
+
+
+def plot_curves(folders, out):
+    """Train and validation MPJPE per epoch of each checkpoint folder (its history.json)."""
+    import json
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for folder in folders:
+        folder = Path(folder)
+        history_file = folder / 'history.json'
+        if not history_file.is_file():
+            raise FileNotFoundError(f'no training history: {history_file}')
+        history = json.loads(history_file.read_text())
+        kind = json.loads((folder / 'config.json').read_text())['kind']
+        epochs = [h['epoch'] for h in history]
+        for ax, key in zip(axes, ('train_mpjpe_mm', 'val_mpjpe_mm'), strict=True):
+            ax.plot(epochs, [h[key] for h in history], color=MODEL_COLORS.get(kind),
+                    marker='.', label=f'{kind} ({folder.name})')
+    for ax, title in zip(axes, ('training MPJPE (streamed, mixed noise)',
+                                'validation MPJPE (held-out, realistic)'), strict=True):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel('epoch')
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel('MPJPE (mm)')
+    axes[1].legend()
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _held_out_sample(sequence: int, frame: int, level='realistic', frames: int = 90):
+    from iknet_ros.model import data as hand_data
+
+    data = hand_data.held_out_set(level, sequences=sequence + 1, frames=frames)
+    return data, sequence, frame
+
+
+def plot_attention(folder, out, sequence: int = 0, frame: int = 45, heads: bool = False):
+    """Each layer's frames x frames attention for one held-out window, and the newest row."""
+    import torch
+
+    from iknet_ros.model import data as hand_data
+    from iknet_ros.model.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(folder, 'sequence')
+    data, s, f = _held_out_sample(sequence, frame)
+    T = model.config.window
+    keypoints, pad_mask = hand_data.windows_ending_at(data.keypoints[s:s + 1],
+                                                      torch.tensor([[f]]), T)
+    with torch.no_grad():
+        attention = model(keypoints, pad_mask, need_attention=True)['attention'][0].numpy()
+    layers, n_heads = attention.shape[:2]
+    rows = 1 + (layers if heads else 0)
+    cols = max(layers + 1, n_heads if heads else 0)
+    plt = pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis('off')
+    ages = [f'{T - 1 - i}' for i in range(T)]  # frames back from the newest
+    for layer in range(layers):
+        ax = axes[0, layer]
+        ax.axis('on')
+        ax.imshow(attention[layer].mean(0), cmap='viridis', vmin=0)
+        ax.set_title(f'layer {layer + 1} (mean of {n_heads} heads)', fontsize=9)
+        ax.set_xlabel('key: frames back')
+        ax.set_ylabel('query: frames back')
+        ticks = range(0, T, max(1, T // 4))
+        ax.set_xticks(list(ticks), [ages[i] for i in ticks])
+        ax.set_yticks(list(ticks), [ages[i] for i in ticks])
+    ax = axes[0, layers]
+    ax.axis('on')
+    width = 0.8 / layers
+    for layer in range(layers):
+        ax.bar(np.arange(T) + layer * width, attention[layer].mean(0)[-1], width=width,
+               label=f'layer {layer + 1}')
+    ax.set_xticks(range(0, T, max(1, T // 4)), [ages[i] for i in range(0, T, max(1, T // 4))])
+    ax.set_xlabel('frames back from the newest')
+    ax.set_ylabel('attention of the newest frame')
+    ax.legend(fontsize=7)
+    ax.set_title('newest frame over the window', fontsize=9)
+    if heads:
+        for layer in range(layers):
+            for h in range(n_heads):
+                ax = axes[1 + layer, h]
+                ax.axis('on')
+                ax.imshow(attention[layer, h], cmap='viridis', vmin=0)
+                ax.set_title(f'layer {layer + 1} head {h + 1}', fontsize=8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+    fig.suptitle(f'sequence IKNet attention, held-out sequence {s}, frame {f} (realistic noise)',
+                 fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_predictions(folders, out, frames: int = 4):
+    """Noisy input, baseline, sequence prediction and truth for frames of a fast held-out motion."""
+    import torch
+
+    from iknet_ros.model.checkpoint import load_checkpoint
+    from iknet_ros.model.evaluate import predict_sequences
+    from iknet_ros.model.metrics import predicted_positions, wrist_aligned
+
+    data, _, _ = _held_out_sample(15, 0)
+    speed = (data.positions[:, 1:] - data.positions[:, :-1]).norm(dim=-1).mean(-1)  # (S, F-1)
+    s = int(speed.max(dim=1).values.argmax())
+    peak = int(speed[s].argmax())
+    pick = np.clip(np.arange(peak - frames // 2, peak - frames // 2 + frames), 0,
+                   data.positions.shape[1] - 1)
+    truth = wrist_aligned(data.positions[s])
+    shown = {'input': wrist_aligned(data.keypoints[s])}
+    for folder in folders:
+        model, config = load_checkpoint(folder)
+        local_rot = predict_sequences(model, data, 'cpu')[s]
+        shown[config['kind']] = predicted_positions(local_rot, data.offsets[s])
+    plt = pyplot()
+    fig = plt.figure(figsize=(3.0 * frames, 3.0 * len(shown)))
+    styles = {'input': ('0.4', '--'), 'baseline': ('black', '-'), 'sequence': ('tab:blue', '-')}
+    for col, t in enumerate(pick):
+        for row, (name, positions) in enumerate(shown.items()):
+            ax = fig.add_subplot(len(shown), frames, row * frames + col + 1, projection='3d')
+            p = draw_skeleton_3d(ax, truth[t].numpy(), view=CAMERA_VIEW, equal=False,
+                                 alpha=0.35, linewidth=3)
+            color, style = styles.get(name, ('tab:orange', '-'))
+            q = draw_skeleton_3d(ax, positions[t].numpy(), view=CAMERA_VIEW, color=color,
+                                 linestyle=style, linewidth=1.3, joint_size=5, equal=False)
+            set_axes_equal(ax, np.concatenate([p, q]))
+            ax.view_init(elev=10, azim=-90)
+            err = 1000 * float(torch.linalg.norm(positions[t] - truth[t], dim=-1).mean())
+            _tidy(ax, f'{name}, frame {t}: {err:.1f} mm')
+    fig.suptitle('fast held-out motion: each prediction (dark) over the truth (coloured, faint)',
+                 fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _save(fig, out):
+    plt = pyplot()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return Path(out)
+
+
+def _default_checkpoints():
+    from iknet_ros.model.checkpoint import default_checkpoint
+
+    return [default_checkpoint('baseline'), default_checkpoint('sequence')]
+
+
+def _curves_arguments(parser):
+    parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
+    parser.add_argument('--checkpoint', nargs='*', default=[], metavar='DIR',
+                        help='checkpoint folders with history.json (default: shipped weights)')
+
+
+def _curves_run(args) -> int:
+    print(f'wrote {plot_curves(args.checkpoint or _default_checkpoints(), args.out)}')
+    return 0
+
+
+def _attention_arguments(parser):
+    parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
+    parser.add_argument('--checkpoint', default=None, metavar='DIR',
+                        help='sequence checkpoint (default: shipped weights)')
+    parser.add_argument('--sequence', type=int, default=0, help='held-out sequence index')
+    parser.add_argument('--frame', type=int, default=45, help='newest frame of the window')
+    parser.add_argument('--heads', action='store_true', help='also draw every head')
+
+
+def _attention_run(args) -> int:
+    path = plot_attention(args.checkpoint, args.out, args.sequence, args.frame, args.heads)
     print(f'wrote {path}')
     return 0
 
 
 # kind -> (one-line help, add_arguments(parser), run(args) -> int)
 KINDS = {
-    'skeleton': ('3D skeletons of generated poses and true vs noisy keypoints',
-                 _skeleton_arguments, _skeleton_run),
+    'skeleton': ('3D skeletons of generated poses and true vs noisy keypoints, or (--models) '
+                 'model predictions on a fast motion', _skeleton_arguments, _skeleton_run),
+    'curves': ('training and validation MPJPE per epoch', _curves_arguments, _curves_run),
+    'attention': ('attention maps of the sequence IKNet on a held-out window',
+                  _attention_arguments, _attention_run),
 }
 
 
