@@ -269,18 +269,21 @@ def swing_ik(positions: torch.Tensor) -> torch.Tensor:
     """
     rest_dir = torch.nn.functional.normalize(rest_offsets(positions.dtype, positions.device),
                                              dim=-1)                          # (21, 3)
-    global_rot = [None] * sk.NUM_JOINTS
-    local = [torch.eye(3, dtype=positions.dtype, device=positions.device)
-             .expand(positions.shape[:-2] + (3, 3))] * sk.NUM_JOINTS
+    eye = torch.eye(3, dtype=positions.dtype, device=positions.device)
+    local = [eye.expand(positions.shape[:-2] + (3, 3))] * sk.NUM_JOINTS
+    global_rot = list(local)
     global_rot[0] = local[0] = wrist_frame(positions)
-    for level in _LEVELS:
-        for j in level:
-            if j in sk.TIPS:
-                continue
-            parent = global_rot[sk.PARENTS[j]]
-            bone = torch.nn.functional.normalize(positions[..., j + 1, :] - positions[..., j, :],
-                                                 dim=-1)
-            observed = (parent.transpose(-1, -2) @ bone[..., None])[..., 0]  # in parent frame
-            local[j] = swing_rotation(rest_dir[j + 1].expand_as(observed), observed)
-            global_rot[j] = parent @ local[j]
+    for level in _LEVELS:  # one level of all five fingers at a time
+        joints = [j for j in level if j not in sk.TIPS]
+        if not joints:
+            continue
+        idx = torch.tensor(joints, device=positions.device)
+        parent = torch.stack([global_rot[sk.PARENTS[j]] for j in joints], dim=-3)  # (..., n, 3, 3)
+        bone = torch.nn.functional.normalize(positions[..., idx + 1, :] - positions[..., idx, :],
+                                             dim=-1)                          # (..., n, 3)
+        observed = (parent.transpose(-1, -2) @ bone[..., None])[..., 0]      # in parent frames
+        rot = swing_rotation(rest_dir[idx + 1].expand_as(observed), observed)
+        for k, j in enumerate(joints):
+            local[j] = rot[..., k, :, :]
+            global_rot[j] = parent[..., k, :, :] @ local[j]
     return torch.stack(local, dim=-3)
