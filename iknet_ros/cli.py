@@ -15,6 +15,7 @@ COMMANDS = {
     'plot': ('iknet_ros.plots', 'draw plots (PNG): iknet-ros plot KIND ...'),
     'train': ('iknet_ros.model.train', 'train the baseline or the sequence IKNet'),
     'evaluate': ('iknet_ros.model.evaluate', 'evaluate IKNets on the held-out set (mm)'),
+    'bench': ('iknet_ros.bench', 'speed and memory figures (JSON)'),
     'run': ('iknet_ros.ros.bringup', 'run the ROS 2 nodes in one process on a video or camera'),
 }
 

@@ -164,11 +164,17 @@ def add_arguments(parser):
                         help='continue the run in --out from its last epoch')
     parser.add_argument('--seed', type=int, default=0, help='training seed')
     parser.add_argument('--window', type=int, help='sequence model: frames per window (T)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of the training process (default 1: the data '
+                             'generator runs on another core, and oversubscribed threads are '
+                             'much slower than one)')
 
 
 def run(args) -> int:
     """Entry point of `iknet-ros train`."""
     arguments = {'window': args.window} if args.window and args.model == 'sequence' else {}
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         history = train(args.model, args.out, epochs=args.epochs,
                         steps_per_epoch=args.steps_per_epoch, device=args.device,
