@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import REAL_VIDEO, require_real, wait_for
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -88,6 +89,15 @@ class Feeder:
     def tf_at(self, stamp):
         return wait_for(lambda: next((m for m in self.tf
                                       if m.transforms[0].header.stamp == stamp), None), 5.0)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """As iknet_node's main() does: one torch thread (two oversubscribe busy cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -267,9 +277,28 @@ def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
         assert types[topic] == type_name
 
 
-def test_run_names_a_missing_video(tmp_path):
+def test_run_names_a_missing_video_or_camera(tmp_path):
     missing = tmp_path / 'no_such_video.mp4'
-    result = subprocess.run([sys.executable, '-m', 'iknet_ros.cli', 'run', '--video', str(missing)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert 'no_such_video.mp4' in result.stderr
+    for args, name in ((['--video', str(missing)], 'no_such_video.mp4'),
+                       (['--camera', '57'], 'camera 57')):
+        result = subprocess.run([sys.executable, '-m', 'iknet_ros.cli', 'run'] + args,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0
+        assert name in result.stderr.splitlines()[-1]
+
+
+def test_run_reads_node_parameters_like_ros2_launch(tmp_path):
+    from iknet_ros.cli import CliError
+    from iknet_ros.ros.bringup import load_parameters
+    path = tmp_path / 'p.yaml'
+    path.write_text('/**:\n  ros__parameters:\n    frame_id: cam\n'
+                    'iknet_node:\n  ros__parameters:\n    device: cpu\n    reset_after: 1.5\n')
+    params = load_parameters(path)
+    assert [(p.name, p.value) for p in params['iknet_node']] == \
+        [('frame_id', 'cam'), ('device', 'cpu'), ('reset_after', 1.5)]
+    assert [p.name for p in params['keypoint_node']] == ['frame_id']
+    path.write_text('iknet_node:\n  device: cpu\n')
+    with pytest.raises(CliError, match='ros__parameters'):
+        load_parameters(path)
+    with pytest.raises(CliError, match='not found'):
+        load_parameters(tmp_path / 'missing.yaml')

@@ -78,6 +78,19 @@ def test_gaps_split_runs_and_unmatched_frames_are_counted(motion):
     assert s['accel_ratio'] == pytest.approx(1.0, rel=1e-3)
 
 
+def test_frames_dropped_before_the_tracker_end_runs(motion):
+    run = RunSummary()
+    for f in range(FRAMES):
+        if f % 7 == 3:
+            continue  # dropped by the detector: neither keypoints nor rotations
+        run.add_keypoints(f * 33_333_333, {'right': motion.positions[0, f].numpy()})
+        run.add_rotations(f * 33_333_333, {'right': truth(motion, f)})
+    assert run.result(frames_in=FRAMES, seconds=1.0)['accel_ratio'] == pytest.approx(1.0, rel=1e-3)
+    runs = run._tracks()
+    assert len(runs) == len([f for f in range(FRAMES) if f % 7 == 3]) + 1
+    assert sum(len(kp) for kp, _, _ in runs) == FRAMES - len(runs) + 1
+
+
 def test_nothing_tracked_gives_nan_not_an_error():
     s = RunSummary().result(frames_in=0, seconds=0.0)
     assert s['frames_with_rotations'] == 0

@@ -8,6 +8,7 @@ of the same YAML file (each node's ``ros__parameters``), until Ctrl-C or the end
 """
 import json
 import math
+import queue
 import re
 import threading
 import time
@@ -110,14 +111,22 @@ def type_name_of(msg_type) -> str:
 
 
 class McapRecorder:
-    """Writes serialized ROS 2 messages to an MCAP file the way rosbag2's MCAP plugin does."""
+    """Writes serialized ROS 2 messages to an MCAP file the way rosbag2's MCAP plugin does.
+
+    Compression and disk writes happen on a thread of their own, so the executor's callbacks
+    (and the nodes sharing the two cores) are not held up by the recording.
+    """
 
     def __init__(self, path: Path):
+        self.path = path
         self._file = open(path, 'wb')
         self._writer = McapWriter(self._file, compression=CompressionType.ZSTD)
         self._writer.start(profile='ros2', library='iknet_ros')
         self._channels = {}
         self.counts = {}
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._drain, name='mcap_writer', daemon=True)
+        self._thread.start()
 
     def channel(self, topic: str, msg_type) -> int:
         """Register `topic` (and its schema) once; return its channel id."""
@@ -131,15 +140,21 @@ class McapRecorder:
         return self._channels[topic]
 
     def write(self, channel: int, topic: str, data: bytes, log_time_ns: int):
-        """Add one CDR-serialized message (as rclpy.serialization.serialize_message gives)."""
-        self._writer.add_message(channel_id=channel, log_time=log_time_ns,
-                                 publish_time=log_time_ns, data=data,
-                                 sequence=self.counts[topic])
+        """Queue one CDR-serialized message (what rclpy.serialization.serialize_message gives)."""
+        self._queue.put((channel, self.counts[topic], bytes(data), log_time_ns))
         self.counts[topic] += 1
 
+    def _drain(self):
+        while (item := self._queue.get()) is not None:
+            channel, sequence, data, log_time = item
+            self._writer.add_message(channel_id=channel, log_time=log_time,
+                                     publish_time=log_time, data=data, sequence=sequence)
+
     def close(self):
-        """Finish the file (summary, indexes): it is unreadable by ros2 bag without this."""
+        """Write what is queued and finish the file (summary and indexes readers need)."""
         if self._file is not None:
+            self._queue.put(None)
+            self._thread.join()
             self._writer.finish()
             self._file.close()
             self._file = None
@@ -212,7 +227,11 @@ class RunMonitor(Node):
 # --- parameters and the run -------------------------------------------------------------------
 
 def load_parameters(path) -> dict:
-    """{node name: [Parameter]} from a ROS 2 parameter YAML (``node: ros__parameters: ...``)."""
+    """{node name: [Parameter]} of the three nodes from a ROS 2 parameter YAML.
+
+    The file is keyed like ``ros2 launch`` parameter files: ``node_name: ros__parameters: ...``
+    (or ``/**`` for every node).
+    """
     path = Path(path)
     if not path.is_file():
         raise CliError(f'parameter file not found: {path}')
@@ -228,7 +247,9 @@ def load_parameters(path) -> dict:
         if not isinstance(params, dict):
             raise CliError(f'{path}: {node!r} has no ros__parameters mapping')
         out[node.strip('/')] = [Parameter(name, value=value) for name, value in params.items()]
-    return out
+    common = out.pop('**', [])  # '/**' applies to every node, before its own section
+    return {name: common + out.get(name, []) for name in ('video_source', 'keypoint_node',
+                                                          'iknet_node')}
 
 
 class _Frames:
@@ -276,12 +297,14 @@ def _json_ready(summary: dict) -> dict:
 def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, max_frames=None,
                  progress=True) -> dict:
     """Run the graph in this process until the video ends, `max_frames` or Ctrl-C; the summary."""
-    from iknet_ros.ros.iknet_node import IKNetNode
+    from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
     from iknet_ros.ros.keypoint_node import KeypointNode
     from iknet_ros.ros.video_source import VideoSource
 
+    use_one_torch_thread()
+
     overrides = load_parameters(params)
-    source_params = [p for p in overrides.get('video_source', [])
+    source_params = [p for p in overrides['video_source']
                      if p.name not in ('video', 'camera', 'wait_for_subscriber', 'loop')]
     source_params += [Parameter('video', value=str(video) if video is not None else ''),
                       Parameter('camera', value=-1 if camera is None else int(camera)),
@@ -308,10 +331,10 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         try:
             monitor = RunMonitor(recorder, context=context)
             nodes.append(monitor)
-            iknet = IKNetNode(context=context, parameter_overrides=overrides.get('iknet_node', []))
+            iknet = IKNetNode(context=context, parameter_overrides=overrides['iknet_node'])
             nodes.append(iknet)
             keypoint = KeypointNode(context=context,
-                                    parameter_overrides=overrides.get('keypoint_node', []))
+                                    parameter_overrides=overrides['keypoint_node'])
             nodes.append(keypoint)
         except (ValueError, OSError, ParameterException) as error:
             raise CliError(f'cannot start the nodes: {error}') from error

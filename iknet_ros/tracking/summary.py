@@ -6,7 +6,8 @@ Fed, frame by frame, the keypoints that went into the tracker and the rotations 
 
 * ``skeleton_bone_std_mm``: std over time of each published bone length, mean over bones.
 * ``accel_ratio``: mean ||x[t+1] - 2 x[t] + x[t-1]|| of the published joint positions divided by
-  that of the keypoints fed in, over runs of consecutive frames where the hand was tracked.
+  that of the keypoints fed in, over runs of consecutive frames where the hand was tracked (a
+  frame missing from the keypoints, e.g. dropped by a busy detector, ends a run).
 * ``fidelity_mm``: mean distance between published joints and the keypoints of the same frame;
   smoothing that lags behind the hand shows up here.
 """
@@ -64,13 +65,21 @@ class RunSummary:
             self.latencies.append(latency)
 
     def _tracks(self):
-        """Per side, runs of consecutive input frames with both keypoints and a published hand.
+        """Per side, runs of consecutive frames with both keypoints and a published hand.
 
         Each run is (keypoints (F, 21, 3), published positions (F, 21, 3), bone lengths (F, 20)).
         """
         runs = {}
         current = {}
-        for stamp in sorted(self.inputs):
+        stamps = sorted(self.inputs)
+        # a frame dropped before the tracker (keypoint_node busy) is a gap in time: end runs there
+        period = np.median(np.diff(stamps)) if len(stamps) > 1 else 0
+        previous = None
+        for stamp in stamps:
+            if previous is not None and stamp - previous > 1.5 * period:
+                for side in list(current):
+                    runs.setdefault(side, []).append(current.pop(side))
+            previous = stamp
             seen = self.inputs[stamp]
             published = self.outputs.get(stamp, {})
             for side in ('left', 'right'):
