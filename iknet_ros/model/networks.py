@@ -98,11 +98,7 @@ class BaselineIKNet(nn.Module):
     def __init__(self, config: BaselineConfig):
         super().__init__()
         self.config = config
-        dims = [sk.NUM_JOINTS * 3] + [config.hidden] * config.layers
-        blocks = []
-        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
-            blocks += [nn.Linear(d_in, d_out), nn.LayerNorm(d_out), nn.GELU()]
-        self.body = nn.Sequential(*blocks)
+        self.body = frame_mlp(config.hidden, config.layers)
         self.head = identity_head(config.hidden)
 
     def forward(self, keypoints, pad_mask, need_attention=False):
@@ -117,9 +113,11 @@ class SequenceConfig:
     """Construction arguments of the sequence IKNet (one token per frame)."""
 
     window: int = 16
+    frame_hidden: int = 256  # per-frame encoder width (an MLP like the baseline's body)
+    frame_layers: int = 2
     d_model: int = 96
     heads: int = 4
-    layers: int = 3
+    layers: int = 2
     mlp_ratio: int = 2
     dropout: float = 0.0
 
@@ -166,19 +164,34 @@ class Block(nn.Module):
         return x, attention
 
 
+def frame_mlp(hidden: int, layers: int) -> nn.Sequential:
+    """Per-frame encoder: 21 joints x 3 -> `hidden` features (Linear, LayerNorm, GELU)."""
+    dims = [sk.NUM_JOINTS * 3] + [hidden] * layers
+    blocks = []
+    for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
+        blocks += [nn.Linear(d_in, d_out), nn.LayerNorm(d_out), nn.GELU()]
+    return nn.Sequential(*blocks)
+
+
 class SequenceIKNet(nn.Module):
-    """Transformer encoder over a window of frames; reads the newest frame's rotations out."""
+    """Transformer encoder over a window of frames; reads the newest frame's rotations out.
+
+    Each frame is encoded by a small MLP (one token per frame); the Transformer mixes the tokens
+    over time; the head reads the newest token together with the newest frame's own features, so
+    the temporal path adds context to, and never has to relay, the current frame's detail.
+    """
 
     kind = 'sequence'
 
     def __init__(self, config: SequenceConfig):
         super().__init__()
         self.config = config
-        self.embed = nn.Linear(sk.NUM_JOINTS * 3, config.d_model)
+        self.encoder = frame_mlp(config.frame_hidden, config.frame_layers)
+        self.embed = nn.Linear(config.frame_hidden, config.d_model)
         self.position = nn.Parameter(torch.zeros(config.window, config.d_model))
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.ln_f = nn.LayerNorm(config.d_model)
-        self.head = identity_head(config.d_model)
+        self.head = identity_head(config.d_model + config.frame_hidden)
         nn.init.normal_(self.position, std=0.02)
 
     def forward(self, keypoints, pad_mask, need_attention=False):
@@ -193,12 +206,14 @@ class SequenceIKNet(nn.Module):
             keypoints = F.pad(keypoints, (0, 0, 0, 0, missing, 0))
             pad_mask = F.pad(pad_mask, (missing, 0), value=True)
         x, frame, _ = normalize_window(keypoints, pad_mask)
-        h = self.embed(x.flatten(2)) + self.position                      # (B, T, C)
+        features = self.encoder(x.flatten(2))                             # (B, T, hidden)
+        h = self.embed(features) + self.position                          # (B, T, C)
         attentions = []
         for block in self.blocks:
             h, attention = block(h, pad_mask)
             attentions.append(attention)
-        output = self.head(self.ln_f(h[:, -1]))                           # (B, 159)
+        newest = torch.cat([self.ln_f(h[:, -1]), features[:, -1]], dim=-1)  # (B, C + hidden)
+        output = self.head(newest)                                        # (B, 159)
         out = {'local_rot': refine(output, x[:, -1], frame)}
         if need_attention:
             out['attention'] = torch.stack(attentions, dim=1)             # (B, L, H, T, T)

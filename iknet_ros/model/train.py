@@ -27,7 +27,7 @@ from iknet_ros.model.networks import build_model
 # Defaults of a full run; each fits in well under 30 minutes on a 2-core machine.
 DEFAULTS = {
     'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
-    'sequence': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
+    'sequence': {'epochs': 20, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
 }
 BATCH = {'sequences': 32, 'frames': 48, 'triplets_per_sequence': 4, 'clean_fraction': 0.2}
 VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
