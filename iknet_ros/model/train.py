@@ -25,9 +25,12 @@ from iknet_ros.model.metrics import mpjpe_mm, predicted_positions, training_loss
 from iknet_ros.model.networks import build_model
 
 # Defaults of a full run; each fits in well under 30 minutes on a 2-core machine.
+# accel_weight: weight of the jitter term of the loss (metrics.training_loss)
 DEFAULTS = {
-    'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
-    'sequence': {'epochs': 20, 'steps_per_epoch': 200, 'lr': 1e-3, 'arguments': {}},
+    'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'accel_weight': 2.0,
+                 'arguments': {}},
+    'sequence': {'epochs': 20, 'steps_per_epoch': 200, 'lr': 1e-3, 'accel_weight': 5.0,
+                 'arguments': {}},
 }
 BATCH = {'sequences': 32, 'frames': 48, 'triplets_per_sequence': 4, 'clean_fraction': 0.2}
 VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
@@ -77,12 +80,14 @@ def _load_optimizer(path: Path, optimizer):
 
 def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: float = None,
           device: str = 'cpu', resume: bool = False, seed: int = 0, arguments: dict = None,
+          accel_weight: float = None,
           batch_args: dict = None, validation: dict = None, workers: int = 1, progress=True):
     """Train a model of `kind` into folder `out`; return the history (list of epoch dicts)."""
     defaults = DEFAULTS[kind]
     epochs = epochs or defaults['epochs']
     steps_per_epoch = steps_per_epoch or defaults['steps_per_epoch']
     lr = lr or defaults['lr']
+    accel_weight = defaults['accel_weight'] if accel_weight is None else accel_weight
     batch_args = {**BATCH, **(batch_args or {})}
     validation = {**VALIDATION, **(validation or {})}
     device = resolve_device(device)
@@ -117,8 +122,9 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
     provenance = {'window': window, 'normalisation': 'wrist-centred, window-mean hand frame, '
                   'palm-length scale', 'training': {
                       'seed': seed, 'epochs': epochs, 'steps_per_epoch': steps_per_epoch,
-                      'lr': lr, 'batch': batch_args, 'data': 'iknet_ros.hand.motion + '
-                      'observation (realistic, clean fraction as in batch)',
+                      'lr': lr, 'accel_weight': accel_weight, 'batch': batch_args,
+                      'data': 'iknet_ros.hand.motion + observation (realistic, clean fraction '
+                              'as in batch)',
                       'validation': validation, 'git_revision': git_revision()}}
     model.train()
     for epoch in range(first_epoch, epochs):
@@ -132,7 +138,7 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
                 group['lr'] = learning_rate(step)
             batch = next(batches).to(device)
             loss, error = training_loss(model(batch.keypoints, batch.pad_mask)['local_rot'],
-                                        batch)
+                                        batch, accel_weight=accel_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -164,6 +170,8 @@ def add_arguments(parser):
                         help='continue the run in --out from its last epoch')
     parser.add_argument('--seed', type=int, default=0, help='training seed')
     parser.add_argument('--window', type=int, help='sequence model: frames per window (T)')
+    parser.add_argument('--accel-weight', type=float,
+                        help='weight of the jitter (acceleration) term of the loss')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads of the training process (default 1: the data '
                              'generator runs on another core, and oversubscribed threads are '
@@ -178,7 +186,8 @@ def run(args) -> int:
     try:
         history = train(args.model, args.out, epochs=args.epochs,
                         steps_per_epoch=args.steps_per_epoch, device=args.device,
-                        resume=args.resume, seed=args.seed, arguments=arguments)
+                        resume=args.resume, seed=args.seed, arguments=arguments,
+                        accel_weight=args.accel_weight)
     except CheckpointError as error:
         raise CliError(str(error)) from error
     last = history[-1]
