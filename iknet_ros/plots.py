@@ -156,7 +156,7 @@ def plot_curves(folders, out):
         epochs = [h['epoch'] for h in history]
         for ax, key in zip(axes, ('train_mpjpe_mm', 'val_mpjpe_mm'), strict=True):
             ax.plot(epochs, [h[key] for h in history], color=MODEL_COLORS.get(kind),
-                    marker='.', label=f'{kind} ({folder.name})')
+                    marker='.', label=kind if folder.name == kind else f'{kind} ({folder.name})')
     for ax, title in zip(axes, ('training MPJPE (streamed, mixed noise)',
                                 'validation MPJPE (held-out, realistic)'), strict=True):
         ax.set_title(title, fontsize=10)
