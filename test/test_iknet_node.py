@@ -252,7 +252,9 @@ def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
                 'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm'):
         assert key in summary, key
     assert summary['frames_in'] == 30
-    assert summary['frames_with_rotations'] >= 20
+    # how many frames the detector keeps up with depends on the machine's load; every frame
+    # with a hand in it must come out with rotations
+    assert 0 < summary['frames_with_rotations'] == summary['frames_with_keypoints']
     assert math.isfinite(summary['fidelity_mm'])
 
     from mcap.reader import make_reader

@@ -88,7 +88,7 @@ def test_frames_dropped_before_the_tracker_end_runs(motion):
     assert run.result(frames_in=FRAMES, seconds=1.0)['accel_ratio'] == pytest.approx(1.0, rel=1e-3)
     runs = run._tracks()
     assert len(runs) == len([f for f in range(FRAMES) if f % 7 == 3]) + 1
-    assert sum(len(kp) for kp, _, _ in runs) == FRAMES - len(runs) + 1
+    assert sum(len(kp) for kp, _ in runs) == FRAMES - len(runs) + 1
 
 
 def test_nothing_tracked_gives_nan_not_an_error():

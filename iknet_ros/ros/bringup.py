@@ -1,7 +1,8 @@
 """``iknet-ros run``: the launch file's graph in one process, for machines without ``ros2 launch``.
 
-video_source -> keypoint_node -> iknet_node run on one multi-threaded executor with the parameters
-of the same YAML file (each node's ``ros__parameters``), until Ctrl-C or the end of the video.
+video_source -> keypoint_node -> iknet_node run in one process (one executor thread beside the
+nodes' own video and detector threads) with the parameters of the same YAML file (each node's
+``ros__parameters``), until Ctrl-C or the end of the video.
 ``--record DIR`` also writes every ``/hand/*`` topic and ``/tf`` to a rosbag2-style MCAP file
 (profile ``ros2``, ``ros2msg`` schemas, CDR messages: ``ros2 bag play`` and Foxglove read it) and
 ``DIR/summary.json`` with the run's statistics (``tracking.summary``).
@@ -21,7 +22,7 @@ import yaml
 from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -120,7 +121,9 @@ class McapRecorder:
     def __init__(self, path: Path):
         self.path = path
         self._file = open(path, 'wb')
-        self._writer = McapWriter(self._file, compression=CompressionType.ZSTD)
+        # LZ4: a third of zstd's CPU time on the debug images (3 vs 8 ms per 720p frame), for
+        # files about 1.3 times larger; the cores are busy with MediaPipe
+        self._writer = McapWriter(self._file, compression=CompressionType.LZ4)
         self._writer.start(profile='ros2', library='iknet_ros')
         self._channels = {}
         self.counts = {}
@@ -338,7 +341,10 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
             nodes.append(keypoint)
         except (ValueError, OSError, ParameterException) as error:
             raise CliError(f'cannot start the nodes: {error}') from error
-        executor = MultiThreadedExecutor(num_threads=4, context=context)
+        # one thread spins every node: on two busy cores rclpy's MultiThreadedExecutor lost 50
+        # more frames of 300 (its spin loop competes for the GIL); the detector has its own
+        # worker thread, and the other callbacks take a few ms per frame
+        executor = SingleThreadedExecutor(context=context)
         for node in nodes:
             executor.add_node(node)
         thread = threading.Thread(target=executor.spin, daemon=True)

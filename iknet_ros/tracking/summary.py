@@ -4,7 +4,8 @@ Fed, frame by frame, the keypoints that went into the tracker and the rotations 
 (matched by stamp and hand side); no rclpy, so it is tested without a ROS graph and reused by
 ``iknet-ros run --record``. All lengths are wrist-aligned (the wrist subtracted per frame):
 
-* ``skeleton_bone_std_mm``: std over time of each published bone length, mean over bones.
+* ``skeleton_bone_std_mm``: std over time of each published bone length (over every frame a
+  hand side was published), mean over bones.
 * ``accel_ratio``: mean ||x[t+1] - 2 x[t] + x[t-1]|| of the published joint positions divided by
   that of the keypoints fed in, over runs of consecutive frames where the hand was tracked (a
   frame missing from the keypoints, e.g. dropped by a busy detector, ends a run).
@@ -38,7 +39,7 @@ def _accel_mm(runs) -> tuple:
 
 
 def _bone_std_mm(sequences) -> float:
-    """Mean over bones (and tracks) of the std over time of (F, 20) bone lengths, in mm."""
+    """Mean over bones (and hand sides) of the std over time of (F, 20) bone lengths, in mm."""
     stds = [np.std(lengths, axis=0) for lengths in sequences if len(lengths) >= 2]
     return float(np.mean(np.concatenate(stds)) * 1000.0) if stds else float('nan')
 
@@ -67,7 +68,7 @@ class RunSummary:
     def _tracks(self):
         """Per side, runs of consecutive frames with both keypoints and a published hand.
 
-        Each run is (keypoints (F, 21, 3), published positions (F, 21, 3), bone lengths (F, 20)).
+        Each run is (keypoints (F, 21, 3), published positions (F, 21, 3)).
         """
         runs = {}
         current = {}
@@ -84,10 +85,8 @@ class RunSummary:
             published = self.outputs.get(stamp, {})
             for side in ('left', 'right'):
                 if side in seen and side in published:
-                    quat, offsets = published[side]
                     current.setdefault(side, []).append(
-                        (seen[side], joint_positions(quat, offsets),
-                         np.linalg.norm(offsets[1:], axis=-1)))
+                        (seen[side], joint_positions(*published[side])))
                 elif side in current:
                     runs.setdefault(side, []).append(current.pop(side))
         for side, run in current.items():
@@ -95,17 +94,28 @@ class RunSummary:
         return [tuple(np.stack(column) for column in zip(*run, strict=True))
                 for side_runs in runs.values() for run in side_runs]
 
+    def _bones(self) -> tuple:
+        """Per hand side, (F, 20) bone lengths over every frame: (published, fed in)."""
+        published, fed = {}, {}
+        for stamp in sorted(self.outputs):
+            for side, (_, offsets) in self.outputs[stamp].items():
+                published.setdefault(side, []).append(np.linalg.norm(offsets[1:], axis=-1))
+        for stamp in sorted(self.inputs):
+            for side, xyz in self.inputs[stamp].items():
+                fed.setdefault(side, []).append(
+                    np.linalg.norm(xyz[1:] - xyz[_PARENTS[1:]], axis=-1))
+        return ([np.stack(v) for v in published.values()], [np.stack(v) for v in fed.values()])
+
     def result(self, frames_in: int, seconds: float, **extra) -> dict:
         """The run's statistics as a JSON-ready dict (NaN where there was nothing to measure)."""
         runs = self._tracks()
-        keypoints = [kp - kp[:, :1] for kp, _, _ in runs]      # wrist-aligned
-        published = [pub - pub[:, :1] for _, pub, _ in runs]
+        keypoints = [kp - kp[:, :1] for kp, _ in runs]      # wrist-aligned
+        published = [pub - pub[:, :1] for _, pub in runs]
         accel_in, n_in = _accel_mm(keypoints)
         accel_out, n_out = _accel_mm(published)
         distances = [np.linalg.norm(p - k, axis=-1) for p, k in
                      zip(published, keypoints, strict=True)]
-        input_bones = [np.linalg.norm(kp[:, 1:] - kp[:, _PARENTS[1:]], axis=-1)
-                       for kp, _, _ in runs]
+        published_bones, input_bones = self._bones()
         frames_out = sum(1 for hands in self.outputs.values() if hands)
         nan = float('nan')
         summary = {
@@ -114,7 +124,7 @@ class RunSummary:
             'frames_with_rotations': frames_out,
             'rotation_coverage': frames_out / frames_in if frames_in else nan,
             'fps': len(self.outputs) / seconds if seconds > 0 else nan,
-            'skeleton_bone_std_mm': _bone_std_mm([bones for _, _, bones in runs]),
+            'skeleton_bone_std_mm': _bone_std_mm(published_bones),
             'keypoint_bone_std_mm': _bone_std_mm(input_bones),
             'accel_ratio': (accel_out / n_out) / (accel_in / n_in) if n_in and n_out and accel_in
             else nan,
