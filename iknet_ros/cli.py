@@ -17,6 +17,8 @@ COMMANDS = {
     'evaluate': ('iknet_ros.model.evaluate', 'evaluate IKNets on the held-out set (mm)'),
     'bench': ('iknet_ros.bench', 'speed and memory figures (JSON)'),
     'run': ('iknet_ros.ros.bringup', 'run the ROS 2 nodes in one process on a video or camera'),
+    'demo': ('iknet_ros.ros.demo', 'the whole pipeline on a video, camera or synthetic hands, '
+             'with pictures'),
 }
 
 

@@ -1,0 +1,172 @@
+"""The live pipeline's figures for `iknet-ros bench`: node latency, frames per second, memory.
+
+* ``node_latency_ms``: a keypoint cloud published -> its ``/hand/joint_rotations`` received, with
+  iknet_node in this process and in a second process (its console script), over real DDS.
+* ``pipeline_fps``: the real video through video_source -> keypoint_node -> iknet_node in one
+  process, frames offered as fast as they decode (keypoint_node keeps only the newest), at
+  1280x720 and 640x360; ``mediapipe_only_fps``: the MediaPipe detector alone on the same
+  decoded frames, the floor our nodes cannot beat.
+* ``rss_mb``: peak resident memory of this process after running the pipeline.
+"""
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from iknet_ros.bench import percentiles
+
+SIZES = {'1280x720': (1280, 720), '640x360': (640, 360)}
+
+
+def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
+    """Cloud out -> rotations back, with iknet_node here or in a child process."""
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from sensor_msgs.msg import MultiDOFJointState, PointCloud2
+    from std_msgs.msg import Header
+
+    from iknet_ros.detect.types import HandKeypoints
+    from iknet_ros.ros.conversions import keypoints_to_cloud
+    from iknet_ros.ros.demo import synthetic_hands
+
+    xyz, uv, _ = synthetic_hands(messages)
+    child = None
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    nodes, thread = [], None
+    try:
+        probe = Node('latency_probe', context=context)
+        nodes.append(probe)
+        sent, latencies = {}, []
+
+        def on_rotations(msg):
+            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            if key in sent:
+                latencies.append(time.perf_counter() - sent.pop(key))
+
+        probe.create_subscription(MultiDOFJointState, '/hand/joint_rotations', on_rotations, 50)
+        publisher = probe.create_publisher(PointCloud2, '/hand/keypoints', 50)
+        if iknet_in_process:
+            from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
+
+            use_one_torch_thread()
+            nodes.append(IKNetNode(context=context))
+        else:
+            child = subprocess.Popen([sys.executable, '-m', 'iknet_ros.ros.iknet_node'],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for node in nodes:
+            executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60.0  # a child process loads torch first
+        while publisher.get_subscription_count() < 1 or probe.count_publishers(
+                '/hand/joint_rotations') < 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError('iknet_node did not come up within 60 s')
+            time.sleep(0.05)
+        time.sleep(0.5)
+        for i in range(messages):
+            header = Header(stamp=probe.get_clock().now().to_msg(),
+                            frame_id='camera_optical_frame')
+            cloud = keypoints_to_cloud(header, [HandKeypoints('right', xyz[i], uv[i], 0.99)])
+            sent[(header.stamp.sec, header.stamp.nanosec)] = time.perf_counter()
+            publisher.publish(cloud)
+            time.sleep(1 / 30)
+        time.sleep(0.5)
+    finally:
+        executor.shutdown()
+        if thread is not None:
+            thread.join(timeout=5.0)
+        for node in nodes:
+            node.destroy_node()
+        context.try_shutdown()
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=10)
+    if len(latencies) < messages // 2:
+        raise RuntimeError(f'only {len(latencies)} of {messages} clouds were answered')
+    return {**percentiles(latencies[10:]), 'messages': len(latencies)}  # skip the warm-up
+
+
+def _resized_video(source: Path, size, frames: int, folder: Path) -> Path:
+    """The first `frames` frames of `source` at `size`, as an MP4 in `folder`."""
+    import cv2
+
+    from iknet_ros.detect.video import VideoFrames
+
+    path = folder / f'video_{size[0]}x{size[1]}.mp4'
+    with VideoFrames(str(source)) as video:
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), video.fps, size)
+        for _ in range(frames):
+            frame = video.read()
+            if frame is None:
+                break
+            writer.write(frame if frame.shape[1::-1] == tuple(size) else
+                         cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        writer.release()
+    return path
+
+
+def _mediapipe_fps(video: Path) -> float:
+    """Frames per second of the MediaPipe detector alone (decoding not counted)."""
+    import cv2
+
+    from iknet_ros.detect.detector import HandDetector
+    from iknet_ros.detect.video import VideoFrames
+
+    with VideoFrames(str(video)) as frames, HandDetector() as detector:
+        spent, count = 0.0, 0
+        for i, frame in enumerate(frames):
+            rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            start = time.perf_counter()
+            detector.detect(rgb, i * 33_333_333)
+            if i:  # the first call loads the models
+                spent, count = spent + time.perf_counter() - start, count + 1
+    return count / spent
+
+
+def _pipeline_fps(video: Path, folder: Path) -> float:
+    """Joint-rotation messages per second with the video offered as fast as it decodes."""
+    from iknet_ros.ros.bringup import DEFAULT_PARAMS, run_pipeline
+
+    params = yaml.safe_load(Path(DEFAULT_PARAMS).read_text())
+    params.setdefault('video_source', {}).setdefault('ros__parameters', {})['fps'] = 1000.0
+    path = folder / 'bench_params.yaml'
+    path.write_text(yaml.safe_dump(params))
+    summary = run_pipeline(video=str(video), params=path, progress=False)
+    return summary['fps']
+
+
+def bench_pipeline(frames: int = 300) -> dict:
+    """All pipeline figures (skipping the video ones when the real video is absent)."""
+    from iknet_ros.ros.demo import REAL_VIDEO
+
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))  # stay off live graphs
+    results = {'node_latency_ms': {'in_process': _latency(True),
+                                   'two_processes': _latency(False)}}
+    print(f'iknet_node latency (cloud in -> rotations out): {results["node_latency_ms"]}')
+    if not REAL_VIDEO.is_file():
+        results['pipeline_skipped'] = f'real video absent: {REAL_VIDEO}'
+        print(results['pipeline_skipped'])
+        return results
+    results['pipeline_fps'], results['mediapipe_only_fps'] = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, size in SIZES.items():
+            video = _resized_video(REAL_VIDEO, size, frames, Path(tmp))
+            results['mediapipe_only_fps'][name] = round(_mediapipe_fps(video), 2)
+            results['pipeline_fps'][name] = round(_pipeline_fps(video, Path(tmp)), 2)
+            print(f'{name}: pipeline {results["pipeline_fps"][name]} fps, MediaPipe alone '
+                  f'{results["mediapipe_only_fps"][name]} fps')
+    results['rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    results['pipeline_frames'] = frames
+    print(f'peak RSS of the pipeline process: {results["rss_mb"]} MB')
+    return results
