@@ -5,6 +5,7 @@ Each subcommand lives beside the code it drives, in a module with ``add_argument
 """
 import argparse
 import importlib
+import os
 import sys
 
 from iknet_ros import __version__
@@ -42,7 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the CLI; return the process exit status."""
+    """Run the CLI; return the process exit status.
+
+    The in-process graphs (run, demo, bench) talk DDS on this machine only unless the user sets
+    ROS_AUTOMATIC_DISCOVERY_RANGE (e.g. SUBNET to watch them from RViz on another machine).
+    """
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
