@@ -3,9 +3,9 @@
 video_source -> keypoint_node -> iknet_node run in one process (one executor thread beside the
 nodes' own video and detector threads) with the parameters of the same YAML file (each node's
 ``ros__parameters``), until Ctrl-C or the end of the video.
-``--record DIR`` also writes every ``/hand/*`` topic and ``/tf`` to a rosbag2-style MCAP file
-(profile ``ros2``, ``ros2msg`` schemas, CDR messages: ``ros2 bag play`` and Foxglove read it) and
-``DIR/summary.json`` with the run's statistics (``tracking.summary``).
+``--record DIR`` also writes every ``/hand/*`` topic and ``/tf`` that these nodes publish to a
+rosbag2-style MCAP file (profile ``ros2``, ``ros2msg`` schemas, CDR messages: ``ros2 bag play``
+and Foxglove read it) and ``DIR/summary.json`` with the run's statistics (``tracking.summary``).
 """
 import json
 import math
@@ -25,13 +25,9 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
-from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import Image, MultiDOFJointState, PointCloud2
-from std_msgs.msg import Float32MultiArray
-from tf2_msgs.msg import TFMessage
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import MultiDOFJointState
 from tqdm import tqdm
-from visualization_msgs.msg import MarkerArray
 
 from iknet_ros.cli import CliError
 from iknet_ros.detect.video import VideoSourceError
@@ -39,16 +35,6 @@ from iknet_ros.ros.conversions import cloud_to_keypoints
 from iknet_ros.tracking.summary import RunSummary
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml'
-
-# what --record writes: topic -> (type, QoS of the subscription)
-RECORDED = {
-    '/hand/keypoints': (PointCloud2, 10),
-    '/hand/joint_rotations': (MultiDOFJointState, 10),
-    '/hand/skeleton': (MarkerArray, 10),
-    '/hand/attention': (Float32MultiArray, 10),
-    '/hand/debug_image': (Image, qos_profile_sensor_data),
-    '/tf': (TFMessage, 100),
-}
 
 # --- message definitions, as rosbag2 stores them --------------------------------------------
 
@@ -127,30 +113,33 @@ class McapRecorder:
         self._writer.start(profile='ros2', library='iknet_ros')
         self._channels = {}
         self.counts = {}
+        self._lock = threading.Lock()
         self._queue = queue.Queue()
         self._thread = threading.Thread(target=self._drain, name='mcap_writer', daemon=True)
         self._thread.start()
 
-    def channel(self, topic: str, msg_type) -> int:
-        """Register `topic` (and its schema) once; return its channel id."""
-        if topic not in self._channels:
-            name = type_name_of(msg_type)
-            schema = self._writer.register_schema(name=name, encoding='ros2msg',
-                                                  data=message_definition(name).encode())
-            self._channels[topic] = self._writer.register_channel(
-                topic=topic, message_encoding='cdr', schema_id=schema)
-            self.counts[topic] = 0
-        return self._channels[topic]
+    def write(self, topic: str, msg, log_time_ns: int):
+        """Queue one message of `topic` for the file (called from any thread).
 
-    def write(self, channel: int, topic: str, data: bytes, log_time_ns: int):
-        """Queue one CDR-serialized message (what rclpy.serialization.serialize_message gives)."""
-        self._queue.put((channel, self.counts[topic], bytes(data), log_time_ns))
-        self.counts[topic] += 1
+        Serialization happens here; schema registration, compression and disk writes on the
+        writer thread, so publishers are not held up.
+        """
+        data = serialize_message(msg)  # CDR with its encapsulation header, as rosbag2 stores
+        with self._lock:
+            sequence = self.counts.get(topic, 0)
+            self.counts[topic] = sequence + 1
+        self._queue.put((topic, type(msg), sequence, data, log_time_ns))
 
     def _drain(self):
         while (item := self._queue.get()) is not None:
-            channel, sequence, data, log_time = item
-            self._writer.add_message(channel_id=channel, log_time=log_time,
+            topic, msg_type, sequence, data, log_time = item
+            if topic not in self._channels:
+                name = type_name_of(msg_type)
+                schema = self._writer.register_schema(name=name, encoding='ros2msg',
+                                                      data=message_definition(name).encode())
+                self._channels[topic] = self._writer.register_channel(
+                    topic=topic, message_encoding='cdr', schema_id=schema)
+            self._writer.add_message(channel_id=self._channels[topic], log_time=log_time,
                                      publish_time=log_time, data=data, sequence=sequence)
 
     def close(self):
@@ -163,7 +152,7 @@ class McapRecorder:
             self._file = None
 
 
-# --- the recorder node ------------------------------------------------------------------------
+# --- what the run published ---------------------------------------------------------------------
 
 def _stamp_ns(header) -> int:
     return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
@@ -186,45 +175,56 @@ def _rotations_by_side(msg: MultiDOFJointState) -> dict:
     return {side: (np.array(q), np.array(o)) for side, (q, o) in sides.items()}
 
 
-class RunMonitor(Node):
-    """Listens to the pipeline's outputs: statistics for the summary, and the MCAP recording.
+def is_recorded(topic: str) -> bool:
+    """Whether --record keeps a topic: every /hand/* topic and /tf."""
+    return topic.startswith('/hand/') or topic == '/tf'
 
-    Subscriptions are raw (serialized bytes), so recording writes exactly what went over DDS
-    without a deserialize/serialize round trip; only the clouds and rotations are decoded.
+
+class RunMonitor:
+    """What our own nodes publish, taken at their publishers: statistics and the recording.
+
+    Tapping the publishers (rather than subscribing) sees exactly this process's pipeline, even
+    when another one runs on the same ROS domain, and spares the cores a second DDS hop of every
+    debug image.
     """
 
-    def __init__(self, recorder: McapRecorder = None, **kwargs):
-        super().__init__('iknet_run_monitor', **kwargs)
+    def __init__(self, recorder: McapRecorder = None):
         self.recorder = recorder
         self.summary = RunSummary()
-        self.received = 0
+        self.seen = 0
         self.last_rotations = None  # time.monotonic() of the newest joint rotations
-        topics = RECORDED if recorder is not None else \
-            {t: RECORDED[t] for t in ('/hand/keypoints', '/hand/joint_rotations')}
-        for topic, (msg_type, qos) in topics.items():
-            channel = recorder.channel(topic, msg_type) if recorder is not None else None
-            self.create_subscription(msg_type, topic, self._callback(topic, msg_type, channel),
-                                     qos, raw=True)
+        self._lock = threading.Lock()
 
-    def _callback(self, topic, msg_type, channel):
-        def on_message(data: bytes):
-            now = time.time_ns()
-            self.received += 1
-            if self.recorder is not None:
-                self.recorder.write(channel, topic, data, now)
-            if topic == '/hand/keypoints':
-                cloud = deserialize_message(data, PointCloud2)
-                try:
-                    hands = _best_per_side(cloud_to_keypoints(cloud))
-                except ValueError:
-                    return
-                self.summary.add_keypoints(_stamp_ns(cloud.header), hands)
-            elif topic == '/hand/joint_rotations':
-                msg = deserialize_message(data, MultiDOFJointState)
-                stamp = _stamp_ns(msg.header)
+    def tap(self, node: Node):
+        """Have every recorded publisher of `node` report what it publishes here too."""
+        for publisher in node.publishers:
+            if is_recorded(publisher.topic_name):
+                publisher.publish = self._tapped(publisher.topic_name, publisher.publish)
+
+    def _tapped(self, topic: str, publish):
+        def publish_and_report(msg):
+            publish(msg)
+            self.on_message(topic, msg)
+        return publish_and_report
+
+    def on_message(self, topic: str, msg):
+        """Account for one published message (any thread)."""
+        now = time.time_ns()
+        if self.recorder is not None:
+            self.recorder.write(topic, msg, now)
+        if topic == '/hand/keypoints':
+            try:
+                hands = _best_per_side(cloud_to_keypoints(msg))
+            except ValueError:  # not from our keypoint_node; iknet_node logs such clouds
+                return
+            with self._lock:
+                self.summary.add_keypoints(_stamp_ns(msg.header), hands)
+        elif topic == '/hand/joint_rotations':
+            stamp = _stamp_ns(msg.header)
+            with self._lock:
                 self.summary.add_rotations(stamp, _rotations_by_side(msg), (now - stamp) * 1e-9)
                 self.last_rotations = time.monotonic()
-        return on_message
+        self.seen += 1
 
 
 # --- parameters and the run -------------------------------------------------------------------
@@ -331,9 +331,8 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         if record is not None:
             record.mkdir(parents=True, exist_ok=True)
             recorder = McapRecorder(record / f'{record.resolve().name}_0.mcap')  # as rosbag2
+        monitor = RunMonitor(recorder)
         try:
-            monitor = RunMonitor(recorder, context=context)
-            nodes.append(monitor)
             iknet = IKNetNode(context=context, parameter_overrides=overrides['iknet_node'])
             nodes.append(iknet)
             keypoint = KeypointNode(context=context,
@@ -346,11 +345,12 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         # worker thread, and the other callbacks take a few ms per frame
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
+            monitor.tap(node)
             executor.add_node(node)
         thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
         # hold the first frame until every subscriber along the chain is matched
-        _wait_until(lambda: keypoint.keypoints_pub.get_subscription_count() >= 2
+        _wait_until(lambda: keypoint.keypoints_pub.get_subscription_count() >= 1
                     and source.image_pub.get_subscription_count() >= 1, 10.0)
         started = time.monotonic()
         frames.go.set()
@@ -363,7 +363,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
             bar.update(source.published - bar.n)
         if context.ok():
             _wait_quiet([lambda: keypoint.processed, lambda: iknet.received,
-                         lambda: monitor.received])
+                         lambda: monitor.seen])
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
