@@ -7,6 +7,7 @@ nodes' own video and detector threads) with the parameters of the same YAML file
 rosbag2-style MCAP file (profile ``ros2``, ``ros2msg`` schemas, CDR messages: ``ros2 bag play``
 and Foxglove read it) and ``DIR/summary.json`` with the run's statistics (``tracking.summary``).
 """
+import functools
 import json
 import math
 import queue
@@ -25,9 +26,13 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import MultiDOFJointState
+from sensor_msgs.msg import Image, MultiDOFJointState, PointCloud2
+from std_msgs.msg import Float32MultiArray
+from tf2_msgs.msg import TFMessage
 from tqdm import tqdm
+from visualization_msgs.msg import MarkerArray
 
 from iknet_ros.cli import CliError
 from iknet_ros.detect.video import VideoSourceError
@@ -175,25 +180,41 @@ def _rotations_by_side(msg: MultiDOFJointState) -> dict:
     return {side: (np.array(q), np.array(o)) for side, (q, o) in sides.items()}
 
 
+# what listen=True subscribes to: topic -> (type, QoS)
+LISTENED = {
+    '/hand/keypoints': (PointCloud2, 10),
+    '/hand/joint_rotations': (MultiDOFJointState, 10),
+    '/hand/skeleton': (MarkerArray, 10),
+    '/hand/attention': (Float32MultiArray, 10),
+    '/hand/debug_image': (Image, qos_profile_sensor_data),
+    '/tf': (TFMessage, 100),
+}
+
+
 def is_recorded(topic: str) -> bool:
     """Whether --record keeps a topic: every /hand/* topic and /tf."""
     return topic.startswith('/hand/') or topic == '/tf'
 
 
-class RunMonitor:
-    """What our own nodes publish, taken at their publishers: statistics and the recording.
+class RunMonitor(Node):
+    """What the pipeline publishes: statistics for the summary, and the recording.
 
-    Tapping the publishers (rather than subscribing) sees exactly this process's pipeline, even
-    when another one runs on the same ROS domain, and spares the cores a second DDS hop of every
-    debug image.
+    ``iknet-ros run`` taps its own nodes' publishers (``tap``, with ``listen=False``): that sees
+    exactly this process's pipeline even when another one runs on the same ROS domain, and
+    spares the cores a second DDS hop of every debug image. With ``listen=True`` the monitor
+    subscribes to the topics instead, for graphs whose publishers it cannot tap.
     """
 
-    def __init__(self, recorder: McapRecorder = None):
+    def __init__(self, recorder: McapRecorder = None, listen: bool = True, **kwargs):
+        super().__init__('iknet_run_monitor', **kwargs)
         self.recorder = recorder
         self.summary = RunSummary()
         self.seen = 0
         self.last_rotations = None  # time.monotonic() of the newest joint rotations
         self._lock = threading.Lock()
+        for topic, (msg_type, qos) in (LISTENED.items() if listen else ()):
+            self.create_subscription(msg_type, topic, functools.partial(self.on_message, topic),
+                                     qos)
 
     def tap(self, node: Node):
         """Have every recorded publisher of `node` report what it publishes here too."""
@@ -331,7 +352,8 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         if record is not None:
             record.mkdir(parents=True, exist_ok=True)
             recorder = McapRecorder(record / f'{record.resolve().name}_0.mcap')  # as rosbag2
-        monitor = RunMonitor(recorder)
+        monitor = RunMonitor(recorder, listen=False, context=context)
+        nodes.append(monitor)  # destroyed with the others; it only receives what is tapped
         try:
             iknet = IKNetNode(context=context, parameter_overrides=overrides['iknet_node'])
             nodes.append(iknet)
@@ -345,8 +367,9 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         # worker thread, and the other callbacks take a few ms per frame
         executor = SingleThreadedExecutor(context=context)
         for node in nodes:
-            monitor.tap(node)
-            executor.add_node(node)
+            if node is not monitor:
+                monitor.tap(node)
+                executor.add_node(node)
         thread = threading.Thread(target=executor.spin, daemon=True)
         thread.start()
         # hold the first frame until every subscriber along the chain is matched
