@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image, MultiDOFJointState, PointCloud2
@@ -98,8 +98,8 @@ def run_synthetic(out: Path, frames: int, progress=True) -> dict:
     recorder = McapRecorder(out / f'{out.resolve().name}_0.mcap')
     context = rclpy.Context()
     rclpy.init(context=context)
-    nodes = []
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    nodes, thread = [], None
+    executor = SingleThreadedExecutor(context=context)  # see bringup: fewer losses on busy cores
     try:
         monitor = RunMonitor(recorder, context=context)
         iknet = IKNetNode(context=context)
@@ -122,6 +122,8 @@ def run_synthetic(out: Path, frames: int, progress=True) -> dict:
         seconds = (monitor.last_rotations or time.monotonic()) - started
     finally:
         executor.shutdown()
+        if thread is not None:
+            thread.join(timeout=5.0)
         for node in nodes:
             node.destroy_node()
         context.try_shutdown()

@@ -33,8 +33,8 @@ PARAMETERS = {
     'checkpoint': ('', "Sequence-IKNet checkpoint folder (model.safetensors + config.json); "
                        "'' = the weights shipped with the package."),
     'reset_after': (0.5, 'Seconds a hand may be missing before its track (window) restarts; > 0.'),
-    'bone_window': (30, 'Frames in the running median of bone lengths that keeps the published '
-                        'skeleton steady; >= 1.'),
+    'bone_window': (30, "Frames at a track's start whose median bone lengths are then held "
+                        'for the whole track (a steady published skeleton); >= 1.'),
     'frame_id': ('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) frame."),
     'publish_tf': (True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
     'publish_markers': (True, 'Publish the RViz skeleton on /hand/skeleton.'),

@@ -5,9 +5,9 @@ The ROS node is a thin shell over `HandTracker.update`. Everything here runs wit
 * One track per hand side. A track resets when its hand was missing longer than `reset_after`
   seconds or when stamps go backwards (a bag that loops).
 * Left hands are mirrored into the right-hand skeleton for the model and mirrored back after.
-* The published skeleton uses a robust running estimate of the hand's shape (median over the last
-  `bone_window` frames of bone lengths and of the palm layout), so bones stay constant while the
-  detections wobble; the wrist position is smoothed by a One Euro filter.
+* The published skeleton uses a robust estimate of the hand's shape (median over the track's first
+  `bone_window` frames of bone lengths and of the palm layout, then held), so bones stay constant
+  while the detections wobble; the wrist position is smoothed by a One Euro filter.
 """
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,6 +56,7 @@ class _Track:
         self.frames = deque(maxlen=window)            # (21, 3) keypoints
         self.bone_lengths = deque(maxlen=bone_window)  # (21,) observed bone lengths
         self.palm = deque(maxlen=bone_window)          # (21, 3) wrist-frame palm vectors
+        self.shape = None                              # (21, 3) offsets, held once estimated
         self.wrist = OneEuroFilter(30.0, min_cutoff=1.0, beta=20.0)
         self.last_stamp = stamp
 
@@ -161,10 +162,18 @@ class HandTracker:
 
     @staticmethod
     def _shape(track: _Track, wrist_rot: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """(21, 3) robust offsets: median bone lengths and median palm layout (wrist frame)."""
+        """(21, 3) robust offsets: median bone lengths and median palm layout (wrist frame).
+
+        Estimated over the track's first `bone_window` frames, then held until the track
+        restarts: MediaPipe's bone lengths drift with the pose, and a hand does not change size.
+        """
+        if track.shape is not None:
+            return track.shape
         track.palm.append((xyz - xyz[sk.ROOT]) @ wrist_rot)
         lengths = np.median(np.stack(track.bone_lengths), axis=0)               # (21,)
         offsets = _REST_DIRECTIONS * lengths[:, None]
         offsets[_PALM_CHILDREN] = np.median(np.stack(track.palm), axis=0)[_PALM_CHILDREN]
         offsets[sk.ROOT] = 0.0
-        return offsets
+        if len(track.palm) == track.palm.maxlen:
+            track.shape = offsets
+        return offsets.copy()
