@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup_env.sh
 
 demo: setup
-	$(VENV)/bin/iknet-ros --help
+	$(VENV)/bin/iknet-ros demo
 
 test: setup
 	$(VENV)/bin/python -m pytest -q test
