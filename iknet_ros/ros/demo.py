@@ -194,7 +194,9 @@ def write_strip(bag: dict, out: Path, k: np.ndarray, size) -> Path:
     """PNG strip: frames with the predicted skeleton (projected) drawn over them."""
     from iknet_ros.plots import pyplot
 
-    rotations = {stamp: msg for stamp, msg in bag['/hand/joint_rotations'] if msg.joint_names}
+    # frames placed in front of the camera (before camera_info arrives, points are hand-centred)
+    rotations = {stamp: msg for stamp, msg in bag['/hand/joint_rotations'] if msg.joint_names
+                 and all(p[:, 2].min() > 0.05 for p in _published_positions(msg).values())}
     images = {stamp: msg for stamp, msg in bag['/hand/debug_image']}
     keypoints = {stamp: msg for stamp, msg in bag['/hand/keypoints']}
     stamps = sorted(s for s in rotations if s in images or not images)
@@ -218,8 +220,9 @@ def write_strip(bag: dict, out: Path, k: np.ndarray, size) -> Path:
         ax.imshow(rgb)
         ax.set_axis_off()
         ax.set_title(f't = {(stamp - pick[0]) * 1e-9:.1f} s', fontsize=9)
-    fig.suptitle('predicted skeleton (joint rotations + robust bone lengths) drawn over the '
-                 'frames', fontsize=10)
+    fig.suptitle('published skeleton (thick: joint rotations + held bone lengths) over the '
+                 'frames' + (' and MediaPipe landmarks (thin, debug image)' if images else
+                             ' and the detections (grey)'), fontsize=10)
     fig.tight_layout()
     path = out / 'annotated_frames.png'
     fig.savefig(path, dpi=100)
