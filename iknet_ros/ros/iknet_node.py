@@ -5,6 +5,7 @@ A thin shell over ``tracking.tracker.HandTracker`` (one track per hand side, seq
 ``ros.messages``, every output stamped with the cloud's (the image's) header.
 """
 import re
+import sys
 import time
 from collections import deque
 
@@ -12,8 +13,6 @@ import numpy as np
 import rclpy
 import rclpy.logging
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
@@ -22,6 +21,7 @@ from visualization_msgs.msg import MarkerArray
 
 from iknet_ros.ros import messages
 from iknet_ros.ros.conversions import cloud_to_keypoints
+from iknet_ros.ros.node_main import run_node
 from iknet_ros.tracking.tracker import HandTracker
 
 LOG_THROTTLE_SEC = 5.0
@@ -142,22 +142,7 @@ def use_one_torch_thread():
 def main(args=None):
     """Run iknet_node until Ctrl-C or shutdown; 1 on a bad parameter."""
     use_one_torch_thread()
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = IKNetNode()
-        rclpy.spin(node)
-    except (ParameterException, ValueError) as error:
-        rclpy.logging.get_logger('iknet_node').error(str(error))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(IKNetNode, args)
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

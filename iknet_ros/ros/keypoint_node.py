@@ -11,8 +11,6 @@ import threading
 import rclpy
 import rclpy.logging
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -25,6 +23,7 @@ from iknet_ros.ros.conversions import (
     keypoints_to_cloud,
     rgb_to_image,
 )
+from iknet_ros.ros.node_main import run_node
 
 LOG_THROTTLE_SEC = 5.0
 _UNIT = FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)
@@ -179,22 +178,7 @@ class KeypointNode(Node):
 
 def main(args=None):
     """Run keypoint_node until Ctrl-C or shutdown; 1 on a bad parameter or model."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = KeypointNode()
-        rclpy.spin(node)
-    except (ParameterException, ValueError, OSError) as error:
-        rclpy.logging.get_logger('keypoint_node').error(str(error))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(KeypointNode, args)
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -11,16 +11,14 @@ import threading
 import time
 
 import cv2
-import rclpy
-import rclpy.logging
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from iknet_ros.detect.video import VideoFrames, VideoSourceError
+from iknet_ros.ros.node_main import run_node
 
 PARAMETERS = {
     'video': ('', 'Video file to play; empty = use the camera parameter.'),
@@ -127,23 +125,8 @@ class VideoSource(Node):
 
 def main(args=None):
     """Run video_source until the video ends, Ctrl-C or shutdown; 1 if the source won't open."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = VideoSource()
-        while rclpy.ok() and not node.finished.is_set():
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (VideoSourceError, ValueError) as error:
-        rclpy.logging.get_logger('video_source').error(str(error))
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
-
+    return run_node(VideoSource, args, done=lambda node: node.finished.is_set(),
+                    setup_errors=(VideoSourceError,))
 
 if __name__ == '__main__':
     sys.exit(main())
