@@ -87,18 +87,6 @@ def rot6d_to_matrix(rot6d: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y, z], dim=-1)
 
 
-def axis_angle_to_matrix(axis_angle: torch.Tensor) -> torch.Tensor:
-    """(..., 3) rotation vector (radians) -> (..., 3, 3) by Rodrigues' formula."""
-    angle = axis_angle.norm(dim=-1, keepdim=True)  # (..., 1)
-    axis = axis_angle / angle.clamp_min(1e-12)
-    x, y, z = axis.unbind(-1)
-    zero = torch.zeros_like(x)
-    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).reshape(axis.shape + (3,))
-    s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
-    eye = torch.eye(3, dtype=axis_angle.dtype, device=axis_angle.device)
-    return eye + s * k + (1 - c) * (k @ k)
-
-
 def geodesic_angle(r_a: torch.Tensor, r_b: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) x2 -> (...) angle in radians of the rotation between them."""
     trace = (r_a.transpose(-1, -2) @ r_b).diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -159,13 +147,6 @@ def local_to_global(local_rot: torch.Tensor) -> torch.Tensor:
 def bone_lengths(positions: torch.Tensor) -> torch.Tensor:
     """(..., 21, 3) -> (..., 21) distance of each joint from its parent (0 for the wrist)."""
     return (positions - positions[..., _PARENTS.to(positions.device), :]).norm(dim=-1)
-
-
-def offsets_from_positions(positions: torch.Tensor) -> torch.Tensor:
-    """(..., 21, 3) -> (..., 21, 3) rest offsets of the hand with these bone lengths."""
-    return rest_offsets(positions.dtype, positions.device) * (
-        bone_lengths(positions) / rest_offsets(positions.dtype, positions.device).norm(dim=-1)
-        .clamp_min(1e-9))[..., None]
 
 
 def wrist_frame(positions: torch.Tensor) -> torch.Tensor:
@@ -233,17 +214,6 @@ def local_to_angles(local_rot: torch.Tensor) -> torch.Tensor:
     flexion = torch.atan2(-m[..., 2, 0], m[..., 0, 0])
     twist = torch.atan2(-m[..., 1, 2], m[..., 1, 1])
     return torch.rad2deg(torch.stack([flexion, abduction, twist], dim=-1))
-
-
-def mirror_positions(positions: torch.Tensor) -> torch.Tensor:
-    """(..., 3) points -> mirrored through the x = 0 plane (left hand <-> right hand)."""
-    return positions @ torch.as_tensor(sk.MIRROR, dtype=positions.dtype, device=positions.device)
-
-
-def mirror_rotations(rot: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotations of a mirrored hand: M R M with M = diag(-1, 1, 1)."""
-    m = torch.as_tensor(sk.MIRROR, dtype=rot.dtype, device=rot.device)
-    return m @ rot @ m
 
 
 # --- analytic inverse kinematics ----------------------------------------------------------------

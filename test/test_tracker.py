@@ -1,0 +1,64 @@
+"""The core tracker (no ROS): per-side tracks, mirroring, held bone lengths, resets, bad input."""
+import numpy as np
+import pytest
+
+from iknet_ros.detect.types import HandKeypoints
+from iknet_ros.hand.motion import generate_motion
+from iknet_ros.hand.observation import observe
+from iknet_ros.tracking.tracker import HandTracker
+
+FLIP = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+
+
+@pytest.fixture(scope='module')
+def frames():
+    motion = generate_motion(1, 50, seed=11)
+    return observe(motion.positions, 'realistic', seed=11).keypoints[0].numpy()
+
+
+def hand(side, xyz):
+    return HandKeypoints(side, xyz.astype(np.float32), np.zeros((21, 2), np.float32), 0.9)
+
+
+def test_left_hand_is_the_mirror_of_the_right(frames):
+    tracker = HandTracker(device='cpu', bone_window=5)
+    for i, xyz in enumerate(frames[:12]):
+        out = tracker.update(i / 30, [hand('right', xyz), hand('left', xyz * FLIP)])
+    right, left = sorted(out.estimates, key=lambda e: e.side, reverse=True)
+    assert np.allclose(left.positions * FLIP, right.positions, atol=1e-6)
+    assert np.allclose(np.linalg.norm(right.quat_xyzw, axis=-1), 1.0, atol=1e-6)
+    assert right.attention.shape == (2, tracker.window)
+    assert np.allclose(right.attention.sum(-1), 1.0, atol=1e-5)
+
+
+def test_bone_lengths_are_held_after_bone_window_frames(frames):
+    tracker = HandTracker(device='cpu', bone_window=5)
+    lengths = []
+    for i, xyz in enumerate(frames[:20]):
+        (estimate,) = tracker.update(i / 30, [hand('right', xyz)]).estimates
+        lengths.append(np.linalg.norm(estimate.offsets[1:], axis=-1))
+    assert np.ptp(np.stack(lengths[4:]), axis=0).max() == 0.0
+    assert np.ptp(np.stack(lengths[:5]), axis=0).max() > 0.0  # still estimating before
+
+
+def test_tracks_restart_when_lost_or_when_stamps_go_back(frames):
+    tracker = HandTracker(device='cpu', reset_after=0.5)
+    for i in range(10):
+        out = tracker.update(i / 30, [hand('right', frames[i])])
+    assert out.estimates[0].window_fill == min(10, tracker.window)
+    assert tracker.update(2.0, []).lost == ['right']
+    out = tracker.update(2.1, [hand('right', frames[10])])
+    assert out.resets == {'right': 'new track'} and out.estimates[0].window_fill == 1
+    tracker.update(2.2, [hand('right', frames[11])])
+    out = tracker.update(1.0, [hand('right', frames[12])])
+    assert 'backwards' in out.resets['right'] and out.estimates[0].window_fill == 1
+
+
+def test_bad_keypoints_are_rejected_with_a_clear_message(frames):
+    tracker = HandTracker(device='cpu')
+    broken = frames[0].copy()
+    broken[7] = np.nan
+    with pytest.raises(ValueError, match='non-finite keypoints'):
+        tracker.update(0.0, [hand('right', broken)])
+    with pytest.raises(ValueError, match='device'):
+        HandTracker(device='tpu')
