@@ -37,6 +37,7 @@ from visualization_msgs.msg import MarkerArray
 from iknet_ros.cli import CliError
 from iknet_ros.detect.video import VideoSourceError
 from iknet_ros.ros.conversions import cloud_to_keypoints
+from iknet_ros.ros.node_main import stop_graph
 from iknet_ros.tracking.summary import RunSummary
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml'
@@ -392,13 +393,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
     finally:
         if frames is not None:
             frames.cancel()
-        if executor is not None:
-            executor.shutdown()
-        if thread is not None:
-            thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
-        context.try_shutdown()
+        stop_graph(executor, thread, nodes, context)
         if recorder is not None:
             recorder.close()
     if keypoint is None:  # interrupted while starting

@@ -24,6 +24,7 @@ from iknet_ros.cli import CliError
 from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_rgb, keypoints_to_cloud
+from iknet_ros.ros.node_main import stop_graph
 
 REAL_VIDEO = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'real' \
     / 'right_hand_720p.mp4'
@@ -121,12 +122,7 @@ def run_synthetic(out: Path, frames: int, progress=True) -> dict:
         time.sleep(0.5)  # let the last answers arrive
         seconds = (monitor.last_rotations or time.monotonic()) - started
     finally:
-        executor.shutdown()
-        if thread is not None:
-            thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
-        context.try_shutdown()
+        stop_graph(executor, thread, nodes, context)
         recorder.close()
     summary = monitor.summary.result(source.published, seconds,
                                      iknet_update_ms_p50=iknet.update_ms_p50())

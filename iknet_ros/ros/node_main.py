@@ -27,3 +27,19 @@ def run_node(node_class, args=None, done=None, setup_errors=()) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def stop_graph(executor, thread, nodes, context):
+    """Tear an in-process graph down in the only safe order.
+
+    Executor first and its thread joined, then the nodes, then the context: shutting a context
+    down under a spinning executor thread aborts the process ("terminate called without an
+    active exception").
+    """
+    if executor is not None:
+        executor.shutdown()
+    if thread is not None:
+        thread.join(timeout=5.0)
+    for node in nodes:
+        node.destroy_node()
+    context.try_shutdown()

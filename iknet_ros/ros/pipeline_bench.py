@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from iknet_ros.bench import percentiles
+from iknet_ros.ros.node_main import stop_graph
 
 SIZES = {'1280x720': (1280, 720), '640x360': (640, 360)}
 
@@ -83,12 +84,7 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
             time.sleep(1 / 30)
         time.sleep(0.5)
     finally:
-        executor.shutdown()
-        if thread is not None:
-            thread.join(timeout=5.0)
-        for node in nodes:
-            node.destroy_node()
-        context.try_shutdown()
+        stop_graph(executor, thread, nodes, context)
         if child is not None:
             child.terminate()
             child.wait(timeout=10)
