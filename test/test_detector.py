@@ -10,6 +10,7 @@ from conftest import REAL_VIDEO, require_real
 from iknet_ros.detect.detector import (
     BUNDLED_DETECTOR,
     BUNDLED_LANDMARKS,
+    SEARCH_EVERY,
     HandDetector,
     bundled_task,
     draw_landmarks,
@@ -51,6 +52,25 @@ def test_bundled_model_reports_the_true_right_hand(frames):
         assert 0.06 < np.linalg.norm(xyz[MIDDLE_MCP] - xyz[WRIST]) < 0.12
         assert np.abs(xyz.mean(axis=0)).max() < 0.05  # hand-centred without intrinsics
         assert 0.0 < hands[0].score <= 1.0
+
+
+def test_two_hands_are_found_while_one_hand_is_tracked_cheaply(frames):
+    """max_hands 2: the one-hand landmarker tracks a lone hand; a second one is still found.
+
+    Each image is a frame beside a black half, then beside its mirror image (a left hand): the
+    left hand must be found within SEARCH_EVERY frames of showing up, and kept from then on.
+    """
+    images = [np.ascontiguousarray(np.concatenate(
+        [rgb, rgb[:, ::-1] if i >= 4 else np.zeros_like(rgb)], axis=1))
+        for i, rgb in enumerate(frames)]
+    with HandDetector(max_hands=2) as detector:
+        sides = [sorted(h.side for h in detector.detect(image, i * 33_333_333))
+                 for i, image in enumerate(images)]
+        assert detector._landmarkers.keys() == {1, 2}  # the cheap one ran
+    assert sides[:4] == [['right']] * 4
+    assert ['left', 'right'] in sides[4:4 + SEARCH_EVERY]
+    first = sides.index(['left', 'right'])
+    assert sides[first:] == [['left', 'right']] * (len(sides) - first)
 
 
 def test_mirrored_camera_still_reports_right_with_right_hand_shape(frames):

@@ -14,15 +14,31 @@ import torch
 from iknet_ros.hand import skeleton as sk
 
 
-def _levels():
-    """Non-root joints grouped by depth, so FK runs one level at a time."""
-    depth = [0] * sk.NUM_JOINTS
-    for i in range(1, sk.NUM_JOINTS):
-        depth[i] = depth[sk.PARENTS[i]] + 1
-    return [[i for i in range(sk.NUM_JOINTS) if depth[i] == d] for d in range(1, max(depth) + 1)]
+def _depth_slice(depth: int) -> slice:
+    """Joints at one depth of all five fingers (0 = the palm's, 3 = the tips), thumb first.
+
+    In MediaPipe order finger f's joints are 1 + 4 f .. 4 + 4 f, each the parent of the next, so
+    a strided slice picks one depth of every finger and FK runs one depth at a time.
+    """
+    return slice(1 + depth, sk.NUM_JOINTS, _FINGER_JOINTS)
 
 
-_LEVELS = _levels()
+_FINGER_JOINTS = 4
+assert all(sk.PARENTS[j] == (sk.ROOT if (j - 1) % _FINGER_JOINTS == 0 else j - 1)
+           for j in range(1, sk.NUM_JOINTS)), 'kinematics expects MediaPipe joint order'
+
+
+def _in_joint_order(wrist: torch.Tensor, by_depth: list, item_dims: int) -> torch.Tensor:
+    """Gather per-depth results into MediaPipe order.
+
+    wrist: (..., *item) the wrist's; by_depth: four (..., 5, *item), one per depth, fingers in
+    order; item_dims: len(item) (2 for rotations, 1 for positions). Returns (..., 21, *item).
+    """
+    fingers = torch.stack(by_depth, dim=-item_dims - 1)          # (..., 5, 4, *item)
+    fingers = fingers.flatten(-item_dims - 2, -item_dims - 1)     # (..., 20, *item)
+    return torch.cat([wrist.unsqueeze(-item_dims - 1), fingers], dim=-item_dims - 1)
+
+
 _PARENTS = torch.tensor([max(p, 0) for p in sk.PARENTS])
 
 
@@ -111,23 +127,18 @@ def forward_kinematics(local_rot: torch.Tensor, offsets: torch.Tensor,
     Returns (global_rot (..., 21, 3, 3), positions (..., 21, 3)).
     """
     lead = local_rot.shape[:-3]
-    offsets = offsets.expand(lead + offsets.shape[-2:])
-    global_rot = [None] * sk.NUM_JOINTS
-    positions = [None] * sk.NUM_JOINTS
-    global_rot[0] = local_rot[..., 0, :, :]
-    positions[0] = (torch.zeros(lead + (3,), dtype=local_rot.dtype, device=local_rot.device)
-                    if root_position is None else root_position.expand(lead + (3,)))
-    for level in _LEVELS:
-        idx = torch.tensor(level, device=local_rot.device)
-        par = _PARENTS.to(local_rot.device)[idx]
-        parent_rot = torch.stack([global_rot[p] for p in par.tolist()], dim=-3)  # (..., n, 3, 3)
-        parent_pos = torch.stack([positions[p] for p in par.tolist()], dim=-2)   # (..., n, 3)
-        rot = parent_rot @ local_rot[..., idx, :, :]
-        pos = parent_pos + (parent_rot @ offsets[..., idx, :, None])[..., 0]
-        for k, j in enumerate(level):
-            global_rot[j] = rot[..., k, :, :]
-            positions[j] = pos[..., k, :]
-    return torch.stack(global_rot, dim=-3), torch.stack(positions, dim=-2)
+    wrist_rot = local_rot[..., 0, :, :]
+    wrist_pos = (torch.zeros(lead + (3,), dtype=local_rot.dtype, device=local_rot.device)
+                 if root_position is None else root_position.expand(lead + (3,)))
+    rot, pos = wrist_rot[..., None, :, :], wrist_pos[..., None, :]  # parents of the palm joints
+    rots, positions = [], []
+    for depth in range(_FINGER_JOINTS):  # one depth of all five fingers at a time
+        joints = _depth_slice(depth)
+        pos = pos + (rot @ offsets[..., joints, :, None])[..., 0]   # (..., 5, 3)
+        rot = rot @ local_rot[..., joints, :, :]                     # (..., 5, 3, 3)
+        rots.append(rot)
+        positions.append(pos)
+    return (_in_joint_order(wrist_rot, rots, 2), _in_joint_order(wrist_pos, positions, 1))
 
 
 def global_to_local(global_rot: torch.Tensor) -> torch.Tensor:
@@ -229,6 +240,32 @@ def swing_rotation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return eye + k + (k @ k) / (1 + c).clamp_min(1e-6)
 
 
+def aim_bones(local_rot: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Turn each joint of a pose so that its bone points at the given positions.
+
+    local_rot: (..., 21, 3, 3) a pose (the wrist row in the parent frame, kept as it is);
+    positions: (..., 21, 3) where the joints should be. Every articulated joint gets the smallest
+    extra rotation that points its bone at its child's position, so each joint keeps its twist;
+    FK of the result on bones of the positions' lengths reproduces every finger bone's direction.
+    """
+    rest_dir = torch.nn.functional.normalize(rest_offsets(positions.dtype, positions.device),
+                                             dim=-1)                          # (21, 3)
+    parent = local_rot[..., :1, :, :]  # global rotation of the palm joints' parent, the wrist
+    aimed = []
+    for depth in range(_FINGER_JOINTS - 1):  # the tips have no bone to aim
+        joints, children = _depth_slice(depth), _depth_slice(depth + 1)
+        bone = torch.nn.functional.normalize(positions[..., children, :]
+                                             - positions[..., joints, :], dim=-1)  # (..., 5, 3)
+        wanted = (parent.transpose(-1, -2) @ bone[..., None])[..., 0]      # in parent frames
+        local = local_rot[..., joints, :, :]                                 # (..., 5, 3, 3)
+        current = (local @ rest_dir[children, :, None])[..., 0]
+        local = swing_rotation(current, wanted) @ local
+        aimed.append(local)
+        parent = parent @ local
+    aimed.append(local_rot[..., _depth_slice(_FINGER_JOINTS - 1), :, :])
+    return _in_joint_order(local_rot[..., 0, :, :], aimed, 2)
+
+
 def swing_ik(positions: torch.Tensor) -> torch.Tensor:
     """(..., 21, 3) joint positions -> (..., 21, 3, 3) local rotations without twist.
 
@@ -237,23 +274,7 @@ def swing_ik(positions: torch.Tensor) -> torch.Tensor:
     observed child. FK of the result on the observed bone lengths reproduces every finger bone's
     direction exactly; the learned models refine it.
     """
-    rest_dir = torch.nn.functional.normalize(rest_offsets(positions.dtype, positions.device),
-                                             dim=-1)                          # (21, 3)
     eye = torch.eye(3, dtype=positions.dtype, device=positions.device)
-    local = [eye.expand(positions.shape[:-2] + (3, 3))] * sk.NUM_JOINTS
-    global_rot = list(local)
-    global_rot[0] = local[0] = wrist_frame(positions)
-    for level in _LEVELS:  # one level of all five fingers at a time
-        joints = [j for j in level if j not in sk.TIPS]
-        if not joints:
-            continue
-        idx = torch.tensor(joints, device=positions.device)
-        parent = torch.stack([global_rot[sk.PARENTS[j]] for j in joints], dim=-3)  # (..., n, 3, 3)
-        bone = torch.nn.functional.normalize(positions[..., idx + 1, :] - positions[..., idx, :],
-                                             dim=-1)                          # (..., n, 3)
-        observed = (parent.transpose(-1, -2) @ bone[..., None])[..., 0]      # in parent frames
-        rot = swing_rotation(rest_dir[idx + 1].expand_as(observed), observed)
-        for k, j in enumerate(joints):
-            local[j] = rot[..., k, :, :]
-            global_rot[j] = parent[..., k, :, :] @ local[j]
-    return torch.stack(local, dim=-3)
+    rest = eye.expand(positions.shape[:-2] + (sk.NUM_JOINTS, 3, 3))
+    rest = torch.cat([wrist_frame(positions)[..., None, :, :], rest[..., 1:, :, :]], dim=-3)
+    return aim_bones(rest, positions)

@@ -6,7 +6,7 @@ it in one line and go on with the next message.
 """
 import cv2
 import numpy as np
-from sensor_msgs.msg import Image, PointCloud2, PointField
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
 
 from iknet_ros.detect.types import SIDES, HandKeypoints
 from iknet_ros.hand.skeleton import NUM_JOINTS
@@ -68,6 +68,29 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     if msg.encoding == 'rgba8':
         return np.ascontiguousarray(pixels[:, :, :3])
     return np.ascontiguousarray(pixels[:, :, 2::-1])  # bgr8, bgra8
+
+
+def image_to_jpeg(msg: Image, quality: int = 85) -> CompressedImage:
+    """Return the image as a JPEG CompressedImage, as image_transport's compressed plugin does.
+
+    Same header; ``format`` follows image_transport (``'<encoding>; jpeg compressed bgr8'``), so
+    RViz, Foxglove and ``image_transport republish`` read it.
+    """
+    ok, jpeg = cv2.imencode('.jpg', cv2.cvtColor(image_to_rgb(msg), cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ImageConversionError(f'JPEG encoding failed for a {msg.width}x{msg.height} image')
+    return CompressedImage(header=msg.header, format=f'{msg.encoding}; jpeg compressed bgr8',
+                           data=jpeg.tobytes())
+
+
+def jpeg_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """Return a JPEG or PNG CompressedImage as an (H, W, 3) uint8 RGB array."""
+    bgr = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageConversionError(f'cannot decode a compressed image ({msg.format!r}, '
+                                   f'{len(msg.data)} bytes)')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def rgb_to_image(rgb: np.ndarray, header, encoding: str = 'rgb8') -> Image:

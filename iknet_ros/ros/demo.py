@@ -16,14 +16,14 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
-from sensor_msgs.msg import Image, MultiDOFJointState, PointCloud2
+from sensor_msgs.msg import CompressedImage, MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
 from tqdm import tqdm
 
 from iknet_ros.cli import CliError
 from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_rgb, keypoints_to_cloud
+from iknet_ros.ros.conversions import cloud_to_keypoints, jpeg_to_rgb, keypoints_to_cloud
 from iknet_ros.ros.node_main import stop_graph
 
 REAL_VIDEO = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'real' \
@@ -31,6 +31,7 @@ REAL_VIDEO = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'r
 SYNTHETIC_SIZE = (640, 480)   # pixels of the synthetic camera
 SYNTHETIC_FX = 600.0
 STRIP_FRAMES = 6
+DEBUG_IMAGE = '/hand/debug_image/compressed'  # how --record keeps the debug image (JPEG)
 
 
 # --- the synthetic source ---------------------------------------------------------------------
@@ -139,7 +140,7 @@ def read_bag(path: Path) -> dict:
     from mcap.reader import make_reader
 
     types = {'/hand/joint_rotations': MultiDOFJointState, '/hand/keypoints': PointCloud2,
-             '/hand/attention': Float32MultiArray, '/hand/debug_image': Image}
+             '/hand/attention': Float32MultiArray, DEBUG_IMAGE: CompressedImage}
     messages = {topic: [] for topic in types}
     with open(path, 'rb') as stream:
         for _, channel, message in make_reader(stream).iter_messages(topics=list(types)):
@@ -193,7 +194,7 @@ def write_strip(bag: dict, out: Path, k: np.ndarray, size) -> Path:
     # frames placed in front of the camera (before camera_info arrives, points are hand-centred)
     rotations = {stamp: msg for stamp, msg in bag['/hand/joint_rotations'] if msg.joint_names
                  and all(p[:, 2].min() > 0.05 for p in _published_positions(msg).values())}
-    images = {stamp: msg for stamp, msg in bag['/hand/debug_image']}
+    images = {stamp: msg for stamp, msg in bag[DEBUG_IMAGE]}
     keypoints = {stamp: msg for stamp, msg in bag['/hand/keypoints']}
     stamps = sorted(s for s in rotations if s in images or not images)
     if not stamps:
@@ -204,7 +205,7 @@ def write_strip(bag: dict, out: Path, k: np.ndarray, size) -> Path:
     fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 2 * 4.2 * size[1] / size[0] + 0.6))
     for ax, stamp in zip(axes.flat, pick, strict=True):
         if images:
-            rgb = image_to_rgb(images[stamp]).copy()
+            rgb = jpeg_to_rgb(images[stamp])
         else:  # synthetic: the detections' pixels on a plain background
             rgb = np.full((size[1], size[0], 3), 40, np.uint8)
             for hand in cloud_to_keypoints(keypoints[stamp]) if stamp in keypoints else []:
@@ -336,11 +337,11 @@ def demo(args) -> dict:
     if kind == 'synthetic':
         size = SYNTHETIC_SIZE
     else:  # the pinhole guess video_source published, which placed the hand in the camera frame
-        image = bag['/hand/debug_image'][0][1]
+        height, width = jpeg_to_rgb(bag[DEBUG_IMAGE][0][1]).shape[:2]
         source = {p.name: p.value for p in load_parameters(DEFAULT_PARAMS)['video_source']}
-        fx = pinhole_camera_info(image.width, image.height, source.get('fx', 0.0),
+        fx = pinhole_camera_info(width, height, source.get('fx', 0.0),
                                  source.get('fov_deg', 65.0)).k[0]
-        size = (image.width, image.height)
+        size = (width, height)
         k = np.array([[fx, 0, size[0] / 2], [0, fx, size[1] / 2], [0, 0, 1]])
     summary['source'] = why
     pictures = {'annotated_frames': write_strip(bag, out, k, size),

@@ -33,8 +33,13 @@ PARAMETERS = {
     'checkpoint': ('', "Sequence-IKNet checkpoint folder (model.safetensors + config.json); "
                        "'' = the weights shipped with the package."),
     'reset_after': (0.5, 'Seconds a hand may be missing before its track (window) restarts; > 0.'),
-    'bone_window': (30, "Frames at a track's start whose median bone lengths are then held "
+    'bone_window': (30, "Frames at a track's start whose mean bone lengths are then held "
                         'for the whole track (a steady published skeleton); >= 1.'),
+    'detail_hz': (3.0, "Cutoff (Hz) below which the detections' difference from the IKNet's "
+                       'anatomical pose is followed (how faithfully the skeleton follows '
+                       "MediaPipe's hand shape); > 0."),
+    'smoothing_hz': (6.0, 'Cutoff (Hz) of the One Euro filter on the published joints '
+                          '(lower: steadier, more lag); > 0.'),
     'frame_id': ('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) frame."),
     'publish_tf': (True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
     'publish_markers': (True, 'Publish the RViz skeleton on /hand/skeleton.'),
@@ -55,6 +60,9 @@ class IKNetNode(Node):
             raise ValueError(f"reset_after must be > 0 s, got {p['reset_after']}")
         if p['bone_window'] < 1:
             raise ValueError(f"bone_window must be >= 1 frame, got {p['bone_window']}")
+        for name in ('detail_hz', 'smoothing_hz'):
+            if not p[name] > 0.0:
+                raise ValueError(f'{name} must be > 0 Hz, got {p[name]}')
         self.frame_id = p['frame_id']
         self.received = 0  # clouds taken in
         self.published = 0  # clouds answered with joint rotations (possibly of no hand)
@@ -67,7 +75,9 @@ class IKNetNode(Node):
         try:
             self.tracker = HandTracker(checkpoint=p['checkpoint'] or None, device=p['device'],
                                        reset_after=p['reset_after'],
-                                       bone_window=p['bone_window'])
+                                       bone_window=p['bone_window'],
+                                       detail_hz=p['detail_hz'],
+                                       smoothing_hz=p['smoothing_hz'])
         except Exception as error:  # stay up and say why, whatever the cause
             self.load_error = str(error) or repr(error)
             self.get_logger().error(f'cannot load the IKNet ({self.load_error}); not publishing '

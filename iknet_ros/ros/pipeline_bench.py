@@ -29,7 +29,7 @@ SIZES = {'1280x720': (1280, 720), '640x360': (640, 360)}
 def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
     """Cloud out -> rotations back, with iknet_node here or in a child process."""
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from sensor_msgs.msg import MultiDOFJointState, PointCloud2
     from std_msgs.msg import Header
@@ -42,7 +42,7 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
     child = None
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=3, context=context)
+    executor = SingleThreadedExecutor(context=context)  # as bringup: MultiThreaded costs 10x here
     nodes, thread = [], None
     try:
         probe = Node('latency_probe', context=context)
