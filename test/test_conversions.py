@@ -13,7 +13,9 @@ from iknet_ros.ros.conversions import (
     TruncatedImageError,
     UnsupportedEncodingError,
     cloud_to_keypoints,
+    image_to_jpeg,
     image_to_rgb,
+    jpeg_to_rgb,
     keypoints_to_cloud,
     rgb_to_image,
 )
@@ -91,6 +93,24 @@ def test_truncated_image_is_rejected(rgb):
     msg.step = 20  # less than 7 pixels x 3 channels
     with pytest.raises(TruncatedImageError, match='step 20 is less than'):
         image_to_rgb(msg)
+
+
+@pytest.mark.parametrize('encoding', ['rgb8', 'bgr8'])
+def test_jpeg_round_trip_keeps_header_and_colours(encoding):
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    rgb[:, :32] = (200, 30, 10)  # red left half, blue right half: a swapped channel shows
+    rgb[:, 32:] = (10, 30, 200)
+    msg = image_to_jpeg(rgb_to_image(rgb, HEADER, encoding))
+    assert msg.header.stamp.sec == 7 and msg.header.frame_id == 'camera_optical_frame'
+    assert msg.format == f'{encoding}; jpeg compressed bgr8' and len(msg.data) < rgb.size
+    error = np.abs(jpeg_to_rgb(msg).astype(int) - rgb)  # (48, 64, 3)
+    assert error[:, :24].max() < 12 and error[:, 40:].max() < 12  # away from the sharp edge
+
+
+def test_undecodable_compressed_image_is_named():
+    from sensor_msgs.msg import CompressedImage
+    with pytest.raises(ValueError, match="cannot decode.*'jpeg'.*3 bytes"):
+        jpeg_to_rgb(CompressedImage(format='jpeg', data=b'abc'))
 
 
 @pytest.mark.parametrize('sides', [[], ['right'], ['left', 'right']])

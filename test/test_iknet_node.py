@@ -274,7 +274,8 @@ def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
                              ('/hand/joint_rotations', 'sensor_msgs/msg/MultiDOFJointState'),
                              ('/tf', 'tf2_msgs/msg/TFMessage'),
                              ('/hand/skeleton', 'visualization_msgs/msg/MarkerArray'),
-                             ('/hand/attention', 'std_msgs/msg/Float32MultiArray')):
+                             ('/hand/attention', 'std_msgs/msg/Float32MultiArray'),
+                             ('/hand/debug_image/compressed', 'sensor_msgs/msg/CompressedImage')):
         assert counts.get(topic, 0) > 0, f'no {topic} in the bag: {counts}'
         assert types[topic] == type_name
 

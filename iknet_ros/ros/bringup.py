@@ -286,10 +286,13 @@ def load_parameters(path) -> dict:
 
 
 class _Frames:
-    """The source's frames held until the graph is connected, and at most `limit` of them."""
+    """The source's frames held until the graph is connected, and at most `limit` of them.
 
-    def __init__(self, frames, limit: int = None):
-        self.frames, self.limit, self.count = frames, limit, 0
+    With `ready` (a predicate) each frame after the first also waits until `ready()` is true.
+    """
+
+    def __init__(self, frames, limit: int = None, ready=None):
+        self.frames, self.limit, self.count, self.ready = frames, limit, 0, ready
         self.go = threading.Event()
         self.cancelled = False
         self.is_camera, self.source = frames.is_camera, frames.source
@@ -297,6 +300,8 @@ class _Frames:
     def read(self):
         while not self.go.wait(0.1):
             pass
+        while self.ready is not None and self.count and not self.ready() and not self.cancelled:
+            time.sleep(0.0005)
         if self.cancelled or (self.limit is not None and self.count >= self.limit):
             return None
         self.count += 1
@@ -328,8 +333,13 @@ def _json_ready(summary: dict) -> dict:
 
 
 def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, max_frames=None,
-                 progress=True) -> dict:
-    """Run the graph in this process until the video ends, `max_frames` or Ctrl-C; the summary."""
+                 progress=True, paced=False) -> dict:
+    """Run the graph in this process until the video ends, `max_frames` or Ctrl-C; the summary.
+
+    `paced` (for benchmarks): each frame is read from the video only once keypoint_node has
+    started on the previous one, so the detector never waits for a frame and no frame is
+    decoded just to be dropped; the video_source's own rate then only caps it.
+    """
     from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
     from iknet_ros.ros.keypoint_node import KeypointNode
     from iknet_ros.ros.video_source import VideoSource
@@ -355,7 +365,9 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         except (VideoSourceError, ValueError, ParameterException) as error:
             raise CliError(str(error)) from error
         nodes.append(source)
-        frames = source.frames = _Frames(source.frames, max_frames)
+        frames = source.frames = _Frames(source.frames, max_frames, ready=(
+            (lambda: keypoint is not None and keypoint.taken >= source.published)
+            if paced else None))
         total = frames.frames.frame_count
         total = min(total, max_frames) if total and max_frames else (total or max_frames)
         if record is not None:

@@ -78,6 +78,7 @@ class KeypointNode(Node):
         self._publish_debug = p['publish_debug_image']
 
         self.received = 0  # images taken in
+        self.taken = 0  # images the detector thread started on (received - dropped - waiting)
         self.processed = 0  # images run through the detector
         self.dropped = 0  # images replaced in the buffer by a newer one before processing
         self.rejected = 0  # images that could not be decoded
@@ -137,6 +138,7 @@ class KeypointNode(Node):
                 self._wake.clear()
             if msg is None:
                 continue
+            self.taken += 1
             try:
                 self._process(msg)
             except ImageConversionError as error:
