@@ -44,6 +44,7 @@ def bench_models(checkpoints=None, iterations: int = 300) -> dict:
     """Forward latency of the shipped (or given) baseline and sequence models at batch 1."""
     from iknet_ros.model import data as hand_data
     from iknet_ros.model.checkpoint import default_checkpoint, load_checkpoint
+    from iknet_ros.model.networks import inference_forward
 
     default_threads = torch.get_num_threads()
     held_out = hand_data.held_out_set('realistic', sequences=1, frames=40)
@@ -56,6 +57,9 @@ def bench_models(checkpoints=None, iterations: int = 300) -> dict:
         many = time_forward(model, window, pad_mask, iterations, threads=default_threads)
         results[config['kind']] = {**one, 'window': model.config.window,
                                    'default_threads': {'threads': default_threads, **many}}
+        if config['kind'] == 'sequence':  # what iknet_node runs on a CPU
+            results['sequence']['traced'] = time_forward(inference_forward(model), window,
+                                                         pad_mask, iterations, threads=1)
     return results
 
 
@@ -102,7 +106,9 @@ def run(args) -> int:
             many = figures['default_threads']
             print(f'{kind} forward (batch 1, T={figures["window"]}): 1 thread p50 '
                   f'{figures["p50"]:.2f} ms p95 {figures["p95"]:.2f} ms; {many["threads"]} '
-                  f'threads p50 {many["p50"]:.2f} ms p95 {many["p95"]:.2f} ms')
+                  f'threads p50 {many["p50"]:.2f} ms p95 {many["p95"]:.2f} ms' +
+                  (f'; traced (iknet_node), 1 thread p50 {figures["traced"]["p50"]:.2f} ms '
+                   f'p95 {figures["traced"]["p95"]:.2f} ms' if 'traced' in figures else ''))
     if 'pipeline' in sections:
         from iknet_ros.ros.pipeline_bench import bench_pipeline
 

@@ -43,8 +43,8 @@ class Camera:
         self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', 10)
         self.clouds, self.debug = [], []
         self.node.create_subscription(PointCloud2, '/hand/keypoints', self.clouds.append, 50)
-        self.node.create_subscription(Image, '/hand/debug_image', self.debug.append,
-                                      qos_profile_sensor_data)
+        self.debug_sub = self.node.create_subscription(Image, '/hand/debug_image',
+                                                       self.debug.append, qos_profile_sensor_data)
         self.keypoint_node = keypoint_node
         assert wait_for(lambda: self.image_pub.get_subscription_count() > 0
                         and keypoint_node.keypoints_pub.get_subscription_count() > 0, 10), \
@@ -75,6 +75,24 @@ def test_real_frames_give_a_right_hand_per_frame(ros_graph, frames):
     assert debug.header.frame_id == 'test_camera' and debug.encoding == 'rgb8'
     assert image_to_rgb(debug).shape == (720, 1280, 3)
     assert node.rejected == 0 and node.processed == len(frames)
+
+
+def test_the_debug_image_is_drawn_only_while_someone_subscribes(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context))
+    published = []  # count what the node hands to its publisher, whether or not anyone listens
+    send_debug = node.debug_pub.publish
+    node.debug_pub.publish = lambda msg: (published.append(msg), send_debug(msg))
+    camera = Camera(ros_graph, node)
+    assert camera.send(rgb_to_image(frames[0], header(1))) is not None
+    assert wait_for(lambda: camera.debug, 3) and len(published) == 1
+    camera.node.destroy_subscription(camera.debug_sub)
+    assert wait_for(lambda: node.debug_pub.get_subscription_count() == 0, 5)
+    for i in (2, 3):
+        assert camera.send(rgb_to_image(frames[i], header(i))) is not None
+    assert len(published) == 1 and node.processed == 3
+    node.debug_image_tapped = True  # an in-process recorder: drawn with nobody subscribed
+    assert camera.send(rgb_to_image(frames[4], header(4))) is not None
+    assert len(published) == 2
 
 
 def test_camera_info_places_the_hand_in_the_camera_frame(ros_graph, frames):

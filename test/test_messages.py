@@ -3,11 +3,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-import torch
+from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
-from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.motion import generate_motion
 from iknet_ros.ros import messages
@@ -33,7 +32,7 @@ def synthetic_estimate(side='right', seed=0, layers=2, window=16):
     offsets[0] = motion.root_position[0, 0].double()
     positions = motion.positions[0, 0].double().numpy()
     attention = np.random.default_rng(seed).random((layers, window)).astype(np.float32)
-    return Estimate(side, kin.matrix_to_quat_xyzw(rot).numpy(), offsets.numpy(), positions,
+    return Estimate(side, Rotation.from_matrix(rot.numpy()).as_quat(), offsets.numpy(), positions,
                     attention / attention.sum(1, keepdims=True))
 
 
@@ -42,7 +41,7 @@ HEADER.stamp.sec, HEADER.stamp.nanosec = 1234, 5678
 
 
 def quat_matrix(q):
-    return kin.quat_xyzw_to_matrix(torch.as_tensor(q, dtype=torch.float64)).numpy()
+    return Rotation.from_quat(q).as_matrix()
 
 
 def test_joint_state_names_rotations_and_offsets():

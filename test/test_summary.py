@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
-from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand.motion import generate_motion
 from iknet_ros.hand.observation import observe
 from iknet_ros.tracking.summary import RunSummary, joint_positions
@@ -19,7 +19,7 @@ def motion():
 
 def truth(motion, f):
     """(quat (21, 4), offsets (21, 3) with the wrist in row 0) of frame f: a perfect tracker."""
-    quat = kin.matrix_to_quat_xyzw(motion.local_rot[0, f].double()).numpy()
+    quat = Rotation.from_matrix(motion.local_rot[0, f].double().numpy()).as_quat()
     offsets = motion.offsets[0].double().numpy().copy()
     offsets[0] = motion.root_position[0, f].double().numpy()
     return quat, offsets

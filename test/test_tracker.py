@@ -71,6 +71,20 @@ def test_tracks_restart_when_lost_or_when_stamps_go_back(frames):
     assert 'backwards' in out.resets['right'] and out.estimates[0].window_fill == 1
 
 
+def test_a_wrist_jump_restarts_the_track_so_the_skeleton_lands_where_the_hand_is(frames):
+    """keypoint_node switches from hand-centred to camera coordinates once camera_info arrives."""
+    tracker = HandTracker(device='cpu')
+    centred = frames - frames.mean(1, keepdims=True)  # (50, 21, 3) around the origin
+    for i in range(10):
+        tracker.update(i / 30, [hand('right', centred[i])])
+    placed = centred[10] + np.array([0.0, 0.0, 0.6], dtype=np.float32)
+    out = tracker.update(10 / 30, [hand('right', placed)])
+    assert 'jumped 0.6' in out.resets['right'] and out.estimates[0].window_fill == 1
+    assert np.linalg.norm(out.estimates[0].positions[0] - placed[0]) < 1e-6
+    out = tracker.update(11 / 30, [hand('right', centred[11] + np.array([0.05, 0.0, 0.6]))])
+    assert not out.resets  # 5 cm in a frame is a fast hand, not a jump
+
+
 def test_bad_keypoints_are_rejected_with_a_clear_message(frames):
     tracker = HandTracker(device='cpu')
     broken = frames[0].copy()

@@ -3,8 +3,8 @@
 Every function works over any leading dimensions ``...``; the only Python loops run over the
 skeleton's depth (4 levels), never over the batch.
 
-Rotation representations (named everywhere):
-* ``quat_xyzw``: unit quaternion, scalar last (ROS geometry_msgs and scipy order).
+Rotation representations (named everywhere; quaternions, at the ROS interface only, come from
+scipy's Rotation in (x, y, z, w) order):
 * rotation matrix (..., 3, 3).
 * ``rot6d``: the continuous 6D representation of Zhou et al. (CVPR 2019), the first two columns
   of the matrix, concatenated column-wise (..., 6).
@@ -43,51 +43,6 @@ _PARENTS = torch.tensor([max(p, 0) for p in sk.PARENTS])
 
 
 # --- representations --------------------------------------------------------------------------
-
-def quat_xyzw_to_matrix(quat_xyzw: torch.Tensor) -> torch.Tensor:
-    """(..., 4) quaternion (x, y, z, w), normalised here -> (..., 3, 3) rotation matrix."""
-    q = quat_xyzw / quat_xyzw.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    x, y, z, w = q.unbind(-1)
-    m = torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-        2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-        2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
-    ], dim=-1)
-    return m.reshape(q.shape[:-1] + (3, 3))
-
-
-def matrix_to_quat_xyzw(matrix: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) rotation matrix -> (..., 4) unit quaternion (x, y, z, w) with w >= 0.
-
-    Uses the numerically stable branch per element (largest of w, x, y, z), vectorised.
-    """
-    m = matrix
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # squared magnitudes times 4 of (w, x, y, z)
-    q_abs = torch.stack([1 + m00 + m11 + m22, 1 + m00 - m11 - m22,
-                         1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1)
-    q_abs = q_abs.clamp_min(0).sqrt()  # (..., 4) = 2 * |(w, x, y, z)|
-    m21_12 = m[..., 2, 1] - m[..., 1, 2]
-    m02_20 = m[..., 0, 2] - m[..., 2, 0]
-    m10_01 = m[..., 1, 0] - m[..., 0, 1]
-    m10p01 = m[..., 1, 0] + m[..., 0, 1]
-    m02p20 = m[..., 0, 2] + m[..., 2, 0]
-    m12p21 = m[..., 1, 2] + m[..., 2, 1]
-    # candidate (w, x, y, z) * 4 * component, one row per branch
-    candidates = torch.stack([
-        torch.stack([q_abs[..., 0] ** 2, m21_12, m02_20, m10_01], dim=-1),
-        torch.stack([m21_12, q_abs[..., 1] ** 2, m10p01, m02p20], dim=-1),
-        torch.stack([m02_20, m10p01, q_abs[..., 2] ** 2, m12p21], dim=-1),
-        torch.stack([m10_01, m02p20, m12p21, q_abs[..., 3] ** 2], dim=-1),
-    ], dim=-2)  # (..., 4, 4)
-    candidates = candidates / (2 * q_abs[..., None].clamp_min(0.1))
-    best = q_abs.argmax(dim=-1)  # (...)
-    index = best[..., None, None].expand(best.shape + (1, 4))
-    wxyz = torch.gather(candidates, -2, index)[..., 0, :]
-    wxyz = wxyz / wxyz.norm(dim=-1, keepdim=True)
-    wxyz = torch.where(wxyz[..., :1] < 0, -wxyz, wxyz)
-    return torch.cat([wxyz[..., 1:], wxyz[..., :1]], dim=-1)
-
 
 def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) -> (..., 6): first two columns, column after column."""

@@ -380,6 +380,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
             nodes.append(iknet)
             keypoint = KeypointNode(context=context,
                                     parameter_overrides=overrides['keypoint_node'])
+            keypoint.debug_image_tapped = recorder is not None
             nodes.append(keypoint)
         except (ValueError, OSError, ParameterException) as error:
             raise CliError(f'cannot start the nodes: {error}') from error

@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from iknet_ros.bench import percentiles
@@ -61,7 +62,8 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
             from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
 
             use_one_torch_thread()
-            nodes.append(IKNetNode(context=context))
+            iknet = IKNetNode(context=context)
+            nodes.append(iknet)
         else:
             child = subprocess.Popen([sys.executable, '-m', 'iknet_ros.ros.iknet_node'],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,7 +93,10 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
             child.wait(timeout=10)
     if len(latencies) < messages // 2:
         raise RuntimeError(f'only {len(latencies)} of {messages} clouds were answered')
-    return {**percentiles(latencies[10:]), 'messages': len(latencies)}  # skip the warm-up
+    results = {**percentiles(latencies[10:]), 'messages': len(latencies)}  # skip the warm-up
+    if iknet_in_process:  # of which the tracker's own work (the model and the skeleton)
+        results['tracker_update'] = percentiles(np.array(list(iknet.update_ms)[10:]) / 1000)
+    return results
 
 
 def _resized_video(source: Path, size, frames: int, folder: Path) -> Path:

@@ -14,6 +14,7 @@ Fed, frame by frame, the keypoints that went into the tracker and the rotations 
 """
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
@@ -23,7 +24,7 @@ _PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
 
 def joint_positions(quat_xyzw, offsets) -> np.ndarray:
     """(21, 3) camera-frame positions from local rotations and offsets (row 0 = the wrist)."""
-    rot = kin.quat_xyzw_to_matrix(torch.as_tensor(np.asarray(quat_xyzw), dtype=torch.float64))
+    rot = torch.from_numpy(Rotation.from_quat(np.asarray(quat_xyzw)).as_matrix())  # (21, 3, 3)
     offsets = torch.as_tensor(np.asarray(offsets), dtype=torch.float64)
     return kin.forward_kinematics(rot, offsets, offsets[sk.ROOT])[1].numpy()
 

@@ -3,7 +3,8 @@
 The ROS node is a thin shell over `HandTracker.update`. Everything here runs without rclpy.
 
 * One track per hand side. A track resets when its hand was missing longer than `reset_after`
-  seconds or when stamps go backwards (a bag that loops).
+  seconds, when stamps go backwards (a bag that loops) or when the wrist jumps farther than a
+  hand moves in a frame (`MAX_WRIST_JUMP`: the keypoints changed coordinates).
 * Left hands are mirrored into the right-hand skeleton for the model and mirrored back after.
 * The published skeleton keeps the track's bone lengths constant (their mean over the track's
   first `bone_window` frames, then held) while MediaPipe's wobble by 2-6 mm (std) from frame to
@@ -19,17 +20,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.model.checkpoint import load_checkpoint
+from iknet_ros.model.networks import inference_forward
 from iknet_ros.model.one_euro import OneEuroFilter
 
 _PALM_CHILDREN = [j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == sk.ROOT]
 _REST_DIRECTIONS = sk.REST_OFFSETS / np.maximum(
     np.linalg.norm(sk.REST_OFFSETS, axis=-1, keepdims=True), 1e-9)
 _PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
+# m between two frames: farther is not the same hand moving (10 m/s at 30 fps) but a change of
+# coordinates (hand-centred -> camera frame when camera_info arrives) or another hand
+MAX_WRIST_JUMP = 0.3
 
 
 @dataclass
@@ -103,6 +109,7 @@ class HandTracker:
         self.device = device
         self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
         self.window = self.model.config.window
+        self._forward = inference_forward(self.model)  # traced on a CPU: half the overhead
         self.reset_after = reset_after
         self.bone_window = bone_window
         self.filters_hz = (detail_hz, smoothing_hz)
@@ -129,12 +136,17 @@ class HandTracker:
             return out
         tracks = []
         for side, hand in best.items():
+            xyz = np.asarray(hand.xyz, dtype=np.float64) @ _mirror(side).T
             track = self.tracks.get(side)
+            jump = np.linalg.norm(xyz[sk.ROOT] - track.frames[-1][sk.ROOT]) if track else 0.0
+            if jump > MAX_WRIST_JUMP:
+                out.resets[side] = (f'wrist jumped {jump:.2f} m in one frame (keypoints now in '
+                                    'another frame, e.g. once camera_info arrived?)')
+                track = None
             if track is None:
                 track = self.tracks[side] = _Track(self.window, self.bone_window, stamp,
                                                    *self.filters_hz)
                 out.resets.setdefault(side, 'new track')
-            xyz = np.asarray(hand.xyz, dtype=np.float64) @ _mirror(side).T
             track.frames.append(xyz)
             track.bone_lengths.append(np.linalg.norm(xyz - xyz[_PARENTS], axis=-1))
             track.dt, track.last_stamp = stamp - track.last_stamp, stamp
@@ -151,17 +163,17 @@ class HandTracker:
             n = len(track.frames)
             windows[i, T - n:] = np.stack(track.frames)
             pad_mask[i, T - n:] = False
-        out = self.model(torch.from_numpy(windows).to(self.device),
-                         torch.from_numpy(pad_mask).to(self.device), need_attention=True)
-        local_rot = out['local_rot'].double().cpu().numpy()                   # (N, 21, 3, 3)
-        attention = out['attention'][:, :, :, -1].mean(2).float().cpu().numpy()  # (N, L, T)
+        local_rot, attention = self._forward(torch.from_numpy(windows).to(self.device),
+                                             torch.from_numpy(pad_mask).to(self.device))
+        local_rot = local_rot.double().cpu().numpy()                          # (N, 21, 3, 3)
+        attention = attention[:, :, :, -1].mean(2).float().cpu().numpy()     # (N, L, T)
         estimates = []
         for i, (side, track, xyz) in enumerate(tracks):
             rot, offsets, positions = self._follow_detections(track, local_rot[i], xyz)
             root = track.wrist(xyz[sk.ROOT], track.dt)
             m = _mirror(side)
             rot = m @ rot @ m                                               # back to this side
-            quat = kin.matrix_to_quat_xyzw(torch.from_numpy(rot)).numpy()
+            quat = Rotation.from_matrix(rot).as_quat(canonical=True)          # (21, 4) xyzw
             offsets = offsets @ m.T
             offsets[sk.ROOT] = root @ m.T
             estimates.append(HandEstimate(
