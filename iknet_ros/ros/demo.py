@@ -381,6 +381,6 @@ def run(args) -> int:
     for path in summary['outputs'].values():
         print(f'  {Path(path).name}')
     print('  summary.json\n'
-          f'look at it: open the PNGs; replay with a ROS 2 install: ros2 bag play {out} '
+          f'look at it: open the PNGs; replay with a ROS 2 install: ros2 bag play {bag} '
           '(then rviz2 -d config/hand.rviz), or open the .mcap in Foxglove Studio')
     return 0
