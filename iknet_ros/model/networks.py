@@ -239,7 +239,8 @@ def inference_forward(model: nn.Module):
 
     On a CPU, a TorchScript trace: same outputs to float precision for any batch and pad mask
     of the model's window (inputs must hold exactly `model.config.window` frames) with about
-    half the per-call Python overhead, which is most of a batch-1 forward (2.2 -> 1.3 ms here).
+    half the per-call Python overhead, which is most of a batch-1 forward (2.5 -> 1.0 ms in
+    `iknet-ros bench` here).
     torch.jit is deprecated; where tracing fails the model runs as is, with a warning.
     """
     wrapped = WithAttention(model).eval()

@@ -44,7 +44,7 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
     child = None
     context = rclpy.Context()
     rclpy.init(context=context)
-    executor = SingleThreadedExecutor(context=context)  # as bringup: MultiThreaded costs 10x here
+    executor = SingleThreadedExecutor(context=context)  # as bringup (MultiThreaded: 100s of ms)
     nodes, thread = [], None
     try:
         probe = Node('latency_probe', context=context)
