@@ -92,7 +92,7 @@ def test_the_debug_image_is_drawn_only_while_someone_subscribes(ros_graph, frame
     assert len(published) == 1 and node.processed == 3
     node.debug_image_tapped = True  # an in-process recorder: drawn with nobody subscribed
     assert camera.send(rgb_to_image(frames[4], header(4))) is not None
-    assert len(published) == 2
+    assert wait_for(lambda: len(published) == 2, 3)
 
 
 def test_camera_info_places_the_hand_in_the_camera_frame(ros_graph, frames):

@@ -3,7 +3,8 @@
 Subscribes ``image`` (and optionally ``camera_info``), publishes ``/hand/keypoints`` and
 ``/hand/debug_image`` with the image's header unchanged (see DESIGN.md's topic contract).
 Inference runs on a worker thread fed by a one-slot buffer: when it is slower than the camera the
-newest image is processed and older ones are dropped, so no backlog builds up.
+newest image is processed and older ones are dropped, so no backlog builds up. The debug image is
+drawn and sent by a second such thread, so it never delays the next detection.
 """
 import sys
 import threading
@@ -51,6 +52,50 @@ PARAMETERS = {
 }
 
 
+class NewestOnly:
+    """A thread that handles the newest item put to it; an item not yet taken is replaced.
+
+    `handle(item)` runs on the thread and must not raise. `dropped` counts replaced items,
+    `taken` the items handed to `handle`.
+    """
+
+    def __init__(self, handle, name: str):
+        self._handle = handle
+        self._item = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self.dropped = 0
+        self.taken = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def put(self, item):
+        """Hand `item` to the thread, replacing one still waiting."""
+        with self._lock:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = item
+        self._wake.set()
+
+    def _run(self):
+        while not self._stop:
+            if not self._wake.wait(timeout=0.1):
+                continue
+            with self._lock:
+                item, self._item = self._item, None
+                self._wake.clear()
+            if item is not None:
+                self.taken += 1
+                self._handle(item)
+
+    def close(self):
+        """Stop the thread (an item still waiting is dropped)."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=5.0)
+
+
 def _descriptor(description, value_range) -> ParameterDescriptor:
     descriptor = ParameterDescriptor(description=description, read_only=True)
     if isinstance(value_range, IntegerRange):
@@ -79,9 +124,7 @@ class KeypointNode(Node):
         self._publish_debug = p['publish_debug_image']
 
         self.received = 0  # images taken in
-        self.taken = 0  # images the detector thread started on (received - dropped - waiting)
         self.processed = 0  # images run through the detector
-        self.dropped = 0  # images replaced in the buffer by a newer one before processing
         self.rejected = 0  # images that could not be decoded
         self.last_rejection = ''
         self._input_loggers = {}  # one logger per kind of bad input: each kind throttled apart
@@ -96,23 +139,26 @@ class KeypointNode(Node):
             self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                      qos_profile_sensor_data)
 
-        self._pending = None
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = False
-        self._worker = threading.Thread(target=self._work, name='keypoint_worker', daemon=True)
-        self._worker.start()
+        self._detection = NewestOnly(self._detect, 'keypoint_detection')
+        self._drawing = (NewestOnly(self._publish_debug_image, 'keypoint_debug_image')
+                         if self.debug_pub is not None else None)
         model = p['model_path'] or 'bundled mediapipe 0.10.21 models'
         self.get_logger().info(f'detecting up to {p["max_hands"]} hands with {model} '
                                f'(mirrored={p["mirrored"]})')
 
+    @property
+    def taken(self) -> int:
+        """Images the detector thread started on (received - dropped - waiting)."""
+        return self._detection.taken
+
+    @property
+    def dropped(self) -> int:
+        """Images replaced by a newer one before the detector took them."""
+        return self._detection.dropped
+
     def _on_image(self, msg: Image):
-        with self._lock:
-            if self._pending is not None:
-                self.dropped += 1
-            self._pending = msg
-            self.received += 1
-        self._wake.set()
+        self.received += 1
+        self._detection.put(msg)
 
     def _on_camera_info(self, msg: CameraInfo):
         self._camera_info = msg
@@ -131,23 +177,14 @@ class KeypointNode(Node):
                 'keypoints until camera_info arrives')
         return None
 
-    def _work(self):
-        while not self._stop:
-            if not self._wake.wait(timeout=0.1):
-                continue
-            with self._lock:
-                msg, self._pending = self._pending, None
-                self._wake.clear()
-            if msg is None:
-                continue
-            self.taken += 1
-            try:
-                self._process(msg)
-            except ImageConversionError as error:
-                self._reject(error)
-            except Exception as error:  # keep serving: one bad frame must not stop the node
-                self.get_logger().error(f'hand detection failed: {error!r}',
-                                        throttle_duration_sec=LOG_THROTTLE_SEC)
+    def _detect(self, msg: Image):
+        try:
+            self._process(msg)
+        except ImageConversionError as error:
+            self._reject(error)
+        except Exception as error:  # keep serving: one bad frame must not stop the node
+            self.get_logger().error(f'hand detection failed: {error!r}',
+                                    throttle_duration_sec=LOG_THROTTLE_SEC)
 
     def _reject(self, error: ImageConversionError):
         self.rejected += 1
@@ -170,15 +207,23 @@ class KeypointNode(Node):
         self.keypoints_pub.publish(keypoints_to_cloud(msg.header, hands))
         # drawing and sending a full image costs a 720p frame 15 % of the pipeline's throughput
         # here: only while someone looks
-        if self.debug_pub is not None and (self.debug_image_tapped
-                                           or self.debug_pub.get_subscription_count() > 0):
-            self.debug_pub.publish(rgb_to_image(draw_landmarks(rgb, hands), msg.header))
+        if self._drawing is not None and (self.debug_image_tapped
+                                          or self.debug_pub.get_subscription_count() > 0):
+            self._drawing.put((rgb, hands, msg.header))
+
+    def _publish_debug_image(self, item):
+        rgb, hands, header = item
+        try:
+            self.debug_pub.publish(rgb_to_image(draw_landmarks(rgb, hands), header))
+        except Exception as error:  # a lost debug image must not stop the node
+            self.get_logger().error(f'debug image failed: {error!r}',
+                                    throttle_duration_sec=LOG_THROTTLE_SEC)
 
     def destroy_node(self):
-        """Stop the worker thread and release MediaPipe before the node goes."""
-        self._stop = True
-        self._wake.set()
-        self._worker.join(timeout=5.0)
+        """Stop the worker threads and release MediaPipe before the node goes."""
+        self._detection.close()
+        if self._drawing is not None:
+            self._drawing.close()
         self.detector.close()
         return super().destroy_node()
 
