@@ -148,7 +148,6 @@ class HandTracker:
                                                    *self.filters_hz)
                 out.resets.setdefault(side, 'new track')
             track.frames.append(xyz)
-            track.bone_lengths.append(np.linalg.norm(xyz - xyz[_PARENTS], axis=-1))
             track.dt, track.last_stamp = stamp - track.last_stamp, stamp
             tracks.append((side, track, xyz))
         out.estimates = self._estimate(tracks)
@@ -216,6 +215,7 @@ class HandTracker:
         """
         if track.shape is not None:
             return track.shape
+        track.bone_lengths.append(np.linalg.norm(xyz - xyz[_PARENTS], axis=-1))
         track.palm.append((xyz - xyz[sk.ROOT]) @ wrist_rot)
         lengths = np.mean(np.stack(track.bone_lengths), axis=0)                 # (21,)
         palm = np.mean(np.stack(track.palm), axis=0)                            # (21, 3)
