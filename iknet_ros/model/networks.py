@@ -234,14 +234,36 @@ class WithAttention(nn.Module):
         return out['local_rot'], out['attention']
 
 
+def traced(function, example_inputs: tuple, what: str):
+    """`function` (a module or a tensor function) as a TorchScript trace for run time.
+
+    A trace runs with about half the per-call Python overhead, which is most of a batch-1
+    forward on a CPU; it holds for inputs of the examples' shapes and dtypes only. It is warmed
+    up here (TorchScript optimises on its first calls), not on a live frame. torch.jit is
+    deprecated: where tracing fails, `function` is returned as is, with a warning naming `what`.
+    """
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)  # shapes become constants
+            warnings.simplefilter('ignore', DeprecationWarning)
+            result = torch.jit.trace(function, example_inputs)
+            if isinstance(function, nn.Module):
+                result = torch.jit.optimize_for_inference(torch.jit.freeze(result))
+            for _ in range(2):
+                result(*example_inputs)
+            return result
+    except (AttributeError, RuntimeError) as error:
+        warnings.warn(f'running the {what} untraced (slower): tracing failed: {error}',
+                      stacklevel=2)
+        return function
+
+
 def inference_forward(model: nn.Module):
     """The sequence model for run time: (keypoints, pad_mask) -> (local_rot, attention).
 
-    On a CPU, a TorchScript trace: same outputs to float precision for any batch and pad mask
-    of the model's window (inputs must hold exactly `model.config.window` frames) with about
-    half the per-call Python overhead, which is most of a batch-1 forward (2.5 -> 1.0 ms in
-    `iknet-ros bench` here).
-    torch.jit is deprecated; where tracing fails the model runs as is, with a warning.
+    On a CPU, `traced`: same outputs to float precision for any batch and pad mask of the
+    model's window (inputs must hold exactly `model.config.window` frames), batch-1 forward
+    2.5 -> 1.0 ms in `iknet-ros bench` here.
     """
     wrapped = WithAttention(model).eval()
     device = next(model.parameters()).device
@@ -250,16 +272,7 @@ def inference_forward(model: nn.Module):
     keypoints = torch.as_tensor(sk.REST_POSITIONS, dtype=torch.float32)
     keypoints = keypoints.expand(1, model.config.window, sk.NUM_JOINTS, 3)   # (1, T, 21, 3)
     pad_mask = torch.zeros(1, model.config.window, dtype=torch.bool)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter('ignore', torch.jit.TracerWarning)  # shapes become constants
-            warnings.simplefilter('ignore', DeprecationWarning)
-            return torch.jit.optimize_for_inference(
-                torch.jit.freeze(torch.jit.trace(wrapped, (keypoints, pad_mask))))
-    except (AttributeError, RuntimeError) as error:
-        warnings.warn(f'running the IKNet untraced (slower): tracing failed: {error}',
-                      stacklevel=2)
-        return wrapped
+    return traced(wrapped, (keypoints, pad_mask), 'IKNet')
 
 
 MODELS = {'baseline': (BaselineIKNet, BaselineConfig), 'sequence': (SequenceIKNet, SequenceConfig)}

@@ -26,7 +26,7 @@ from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.model.checkpoint import load_checkpoint
-from iknet_ros.model.networks import inference_forward
+from iknet_ros.model.networks import inference_forward, traced
 from iknet_ros.model.one_euro import OneEuroFilter
 
 _PALM_CHILDREN = [j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == sk.ROOT]
@@ -76,6 +76,16 @@ class _Track:
         self.dt = None                                 # s since the track's previous frame
 
 
+def _aimed_skeleton(local_rot: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor):
+    """(21, 3, 3) pose, (21, 3) target joints, (21,) bone lengths -> (rotations, joints).
+
+    Each joint on its bone of the held length, aimed at the target; the pose's bones turned onto
+    them (keeping the pose's twist), so FK of the rotations gives those joints.
+    """
+    fitted = kin.hold_bone_lengths(target, lengths)
+    return kin.aim_bones(local_rot, fitted), fitted
+
+
 def _mirror(side: str) -> np.ndarray:
     return sk.MIRROR if side == 'left' else np.eye(3)
 
@@ -110,6 +120,11 @@ class HandTracker:
         self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
         self.window = self.model.config.window
         self._forward = inference_forward(self.model)  # traced on a CPU: half the overhead
+        rot = torch.eye(3, dtype=torch.float64).expand(sk.NUM_JOINTS, 3, 3)  # (21, 3, 3)
+        offsets = torch.from_numpy(sk.REST_OFFSETS)                         # (21, 3)
+        lengths = offsets.norm(dim=-1)                                      # (21,)
+        self._pose = traced(kin.forward_kinematics, (rot, offsets), 'forward kinematics')
+        self._aim = traced(_aimed_skeleton, (rot, offsets, lengths), 'skeleton fit')
         self.reset_after = reset_after
         self.bone_window = bone_window
         self.filters_hz = (detail_hz, smoothing_hz)
@@ -189,17 +204,13 @@ class HandTracker:
         rotations and offsets gives those positions.
         """
         shape = self._shape(track, local_rot[sk.ROOT], xyz)
-        _, pose = kin.forward_kinematics(torch.from_numpy(local_rot), torch.from_numpy(shape))
-        pose = pose.numpy()                                                  # (21, 3), wrist 0
+        local_rot_t = torch.from_numpy(local_rot)
+        pose = self._pose(local_rot_t, torch.from_numpy(shape))[1].numpy()   # (21, 3), wrist 0
         detected = xyz - xyz[sk.ROOT]
         target = track.smooth(pose + track.detail(detected - pose, track.dt), track.dt)
-        lengths = np.linalg.norm(shape, axis=-1)                             # (21,)
-        fitted = np.zeros_like(target)  # each joint on its held bone, aimed at the target
-        for j in range(1, sk.NUM_JOINTS):  # parents come before children in MediaPipe order
-            bone = target[j] - fitted[sk.PARENTS[j]]
-            fitted[j] = fitted[sk.PARENTS[j]] + bone * (lengths[j] / max(np.linalg.norm(bone),
-                                                                        1e-9))
-        rot = kin.aim_bones(torch.from_numpy(local_rot), torch.from_numpy(fitted)).numpy()
+        rot, fitted = self._aim(local_rot_t, torch.from_numpy(target),
+                                torch.from_numpy(np.linalg.norm(shape, axis=-1)))
+        rot, fitted = rot.numpy(), fitted.numpy()
         offsets = shape.copy()  # finger bones along the rest directions; the palm as fitted
         offsets[_PALM_CHILDREN] = fitted[_PALM_CHILDREN] @ rot[sk.ROOT]
         return rot, offsets, fitted
