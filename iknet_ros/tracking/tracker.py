@@ -120,6 +120,7 @@ class HandTracker:
         self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
         self.window = self.model.config.window
         self._forward = inference_forward(self.model)  # traced on a CPU: half the overhead
+        # the skeleton fit runs on the CPU in float64 whatever the model's device: traced too
         rot = torch.eye(3, dtype=torch.float64).expand(sk.NUM_JOINTS, 3, 3)  # (21, 3, 3)
         offsets = torch.from_numpy(sk.REST_OFFSETS)                         # (21, 3)
         lengths = offsets.norm(dim=-1)                                      # (21,)
