@@ -95,6 +95,11 @@ def run(args) -> int:
     """Entry point of `iknet-ros bench`."""
     if args.iterations < 1 or args.frames < 1:
         raise CliError('--iterations and --frames must be positive')
+    if args.json:  # before minutes of measuring: its folder is made, or the path named
+        try:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CliError(f'cannot write --json {args.json}: {error}') from error
     sections = set(args.only or ['generation', 'models', 'pipeline'])
     results = {'machine': machine()}
     if 'generation' in sections:

@@ -64,4 +64,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # `python -m iknet_ros.cli` runs this file as a second module, `__main__`, whose CliError is
+    # not the one the subcommands raise: run the package's own copy
+    from iknet_ros import cli
+    sys.exit(cli.main())

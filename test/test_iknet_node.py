@@ -286,8 +286,8 @@ def test_run_names_a_missing_video_or_camera(tmp_path):
                        (['--camera', '57'], 'camera 57')):
         result = subprocess.run([sys.executable, '-m', 'iknet_ros.cli', 'run'] + args,
                                 capture_output=True, text=True, timeout=60)
-        assert result.returncode != 0
-        assert name in result.stderr.splitlines()[-1]
+        assert result.returncode == 2
+        assert name in result.stderr.splitlines()[-1] and 'Traceback' not in result.stderr
 
 
 def test_run_reads_node_parameters_like_ros2_launch(tmp_path):
