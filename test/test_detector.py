@@ -64,9 +64,12 @@ def test_two_hands_are_found_while_one_hand_is_tracked_cheaply(frames):
         [rgb, rgb[:, ::-1] if i >= 4 else np.zeros_like(rgb)], axis=1))
         for i, rgb in enumerate(frames)]
     with HandDetector(max_hands=2) as detector:
-        sides = [sorted(h.side for h in detector.detect(image, i * 33_333_333))
-                 for i, image in enumerate(images)]
-        assert detector._landmarkers.keys() == {1, 2}  # the cheap one ran
+        sides, looked_for = [], []
+        for i, image in enumerate(images):
+            looked_for.append(detector._hands_to_look_for())
+            sides.append(sorted(h.side for h in detector.detect(image, i * 33_333_333)))
+        assert detector._landmarkers.keys() == {1, 2}
+    assert 1 in looked_for[:4]  # the cheap landmarker ran while one hand was tracked
     assert sides[:4] == [['right']] * 4
     assert ['left', 'right'] in sides[4:4 + SEARCH_EVERY]
     first = sides.index(['left', 'right'])

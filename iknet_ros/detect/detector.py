@@ -153,13 +153,14 @@ class HandDetector:
         self._since_search = SEARCH_EVERY  # frames since the max_hands landmarker ran: look now
         self._last_ms = None
         self.restarts = 0
-        # all made now: a bad model fails here, not at a frame, and no frame waits for one
-        # (making one while the pipeline runs stalled a detection by 0.3-0.4 s here)
-        for num_hands in range(self.max_hands, 0, -1):
-            self._landmarker(num_hands)
+        self._open()  # a bad model fails here, not at a frame
 
-    def _landmarker(self, num_hands: int):
-        if num_hands not in self._landmarkers:
+    def _open(self):
+        """Make one landmarker per hand count, all at once.
+
+        Making one while the pipeline ran stalled a detection by 0.3-0.4 s here.
+        """
+        for num_hands in range(self.max_hands, 0, -1):
             options = vision.HandLandmarkerOptions(
                 base_options=BaseOptions(model_asset_buffer=self._task),
                 running_mode=vision.RunningMode.VIDEO, num_hands=num_hands, **self._options)
@@ -167,7 +168,6 @@ class HandDetector:
                 self._landmarkers[num_hands] = vision.HandLandmarker.create_from_options(options)
             except RuntimeError as error:
                 raise ValueError(f'MediaPipe could not load the hand model: {error}') from error
-        return self._landmarkers[num_hands]
 
     def _hands_to_look_for(self) -> int:
         """How many hands this frame's landmarker tracks (see the class docstring)."""
@@ -210,7 +210,9 @@ class HandDetector:
         self._since_search = 0 if num_hands == self.max_hands else self._since_search + 1
         height, width = rgb.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        result = self._landmarker(num_hands).detect_for_video(image, stamp_ms)
+        if not self._landmarkers:  # closed, or restarted above
+            self._open()
+        result = self._landmarkers[num_hands].detect_for_video(image, stamp_ms)
         self._tracked = len(result.hand_landmarks)
         hands = []
         for handedness, world, normalized in zip(result.handedness, result.hand_world_landmarks,
