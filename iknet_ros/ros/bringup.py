@@ -37,7 +37,7 @@ from visualization_msgs.msg import MarkerArray
 from iknet_ros.cli import CliError
 from iknet_ros.detect.video import VideoSourceError
 from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_jpeg
-from iknet_ros.ros.node_main import stop_graph
+from iknet_ros.ros.node_main import stop_graph, use_large_image_transport
 from iknet_ros.tracking.summary import RunSummary
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml'
@@ -354,6 +354,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
                       Parameter('loop', value=False),
                       Parameter('wait_for_subscriber', value=True)]
     record = Path(record) if record is not None else None
+    use_large_image_transport()  # the debug image to RViz or Foxglove in another process
     context = rclpy.Context()
     rclpy.init(context=context)
     nodes, executor, thread, recorder, frames = [], None, None, None, None
