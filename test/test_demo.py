@@ -68,7 +68,11 @@ def test_bench_json_has_every_key(tmp_path):
         forward = figures['model_forward_ms'][kind]
         assert {'p50', 'p95'} <= set(forward) and {'p50', 'p95'} <= set(forward['default_threads'])
     for where in ('in_process', 'two_processes'):
-        assert {'p50', 'p95'} <= set(figures['node_latency_ms'][where])
+        latency = figures['node_latency_ms'][where]
+        assert {'p50', 'p95'} <= set(latency)
+        assert {'p50', 'p95'} <= set(latency['received_by_probe'])
+        # published before it came back (both on this machine's system clock)
+        assert 0 < latency['p50'] <= latency['received_by_probe']['p50']
     if REAL_VIDEO.exists():
         for size in ('1280x720', '640x360'):
             assert figures['pipeline_fps'][size] > 0
