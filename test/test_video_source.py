@@ -119,7 +119,7 @@ def test_720p_frames_reach_another_process(ros_graph, tmp_path):
     listener = ros_graph.add(Node('test_listener', context=ros_graph.context))
     images = []
     listener.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
-    env = {k: v for k, v in os.environ.items() if k not in node_main._PROFILE_VARIABLES}
+    env = {k: v for k, v in os.environ.items() if k not in node_main.PROFILE_VARIABLES}
     child = subprocess.run(
         [sys.executable, '-m', 'iknet_ros.ros.video_source', '--ros-args', '-p', f'video:={path}',
          '-p', 'wait_for_subscriber:=true'], env=env, capture_output=True, text=True, timeout=60)
@@ -130,7 +130,7 @@ def test_720p_frames_reach_another_process(ros_graph, tmp_path):
 
 
 def test_the_large_image_profile_is_used_unless_one_is_set(monkeypatch, tmp_path):
-    for name in node_main._PROFILE_VARIABLES:
+    for name in node_main.PROFILE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     node_main.use_large_image_transport()
     profile = os.environ['FASTRTPS_DEFAULT_PROFILES_FILE']

@@ -10,19 +10,21 @@ from rclpy.executors import ExternalShutdownException
 
 LARGE_IMAGES_PROFILE = 'fastdds_large_images.xml'
 # the variable Fast DDS 2.x (ROS 2 Jazzy) reads, and the name Fast DDS 3 reads
-_PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
 
 
 def shipped_config(name: str):
     """A file of the package's config/ folder (source tree, pip or colcon install), or None."""
-    folders = [Path(__file__).resolve().parents[2], Path(sys.prefix) / 'share' / 'iknet_ros']
+    for folder in (Path(__file__).resolve().parents[2], Path(sys.prefix) / 'share' / 'iknet_ros'):
+        if (folder / 'config' / name).is_file():
+            return folder / 'config' / name
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        folders.append(Path(get_package_share_directory('iknet_ros')))
+        path = Path(get_package_share_directory('iknet_ros')) / 'config' / name
     except (ImportError, LookupError, OSError):  # no ament index, or iknet_ros not in it
-        pass
-    return next((f / 'config' / name for f in folders if (f / 'config' / name).is_file()), None)
+        return None
+    return path if path.is_file() else None
 
 
 def use_large_image_transport():
@@ -33,9 +35,11 @@ def use_large_image_transport():
     1280x720, 30 fps): the debug image to RViz, video_source's frames to keypoint_node. The
     shipped profile (config/fastdds_large_images.xml) is used unless the user set one.
     """
+    if any(os.environ.get(name) for name in PROFILE_VARIABLES):
+        return
     profile = shipped_config(LARGE_IMAGES_PROFILE)
-    if profile is not None and not any(os.environ.get(name) for name in _PROFILE_VARIABLES):
-        os.environ[_PROFILE_VARIABLES[0]] = str(profile)
+    if profile is not None:
+        os.environ[PROFILE_VARIABLES[0]] = str(profile)
 
 
 def run_node(node_class, args=None, done=None, setup_errors=()) -> int:
