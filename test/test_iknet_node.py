@@ -52,6 +52,7 @@ class Feeder:
         self.iknet = iknet
         self.pub = self.node.create_publisher(PointCloud2, '/hand/keypoints', 10)
         self.joints, self.tf, self.skeleton, self.attention = [], [], [], []
+        self.attention_sent = 0  # clouds answered with hands: each has one attention message
         for msg_type, topic, box, depth in (
                 (MultiDOFJointState, '/hand/joint_rotations', self.joints, 100),
                 (TFMessage, '/tf', self.tf, 100),
@@ -68,19 +69,24 @@ class Feeder:
     def send(self, cloud):
         """Publish one cloud; return the joint rotations answering it (None if rejected)."""
         rejected, handled = self.iknet.rejected, self.iknet.published + self.iknet.rejected + 1
-        self.attention_count = len(self.attention)
         self.pub.publish(cloud)
         assert wait_for(lambda: self.iknet.published + self.iknet.rejected >= handled, 10), \
             'iknet_node did not handle the cloud'
         if self.iknet.rejected > rejected:
             return None
-        return wait_for(lambda: next((j for j in self.joints
-                                      if j.header.stamp == cloud.header.stamp), None), 5.0)
+        joints = wait_for(lambda: next((j for j in self.joints
+                                        if j.header.stamp == cloud.header.stamp), None), 5.0)
+        if joints is not None and joints.joint_names:
+            self.attention_sent += 1
+        return joints
 
     def last_attention(self):
-        """The attention published for the last cloud sent (it has no header to match)."""
-        assert wait_for(lambda: len(self.attention) > self.attention_count, 5.0)
-        return attention_of(self.attention[-1])
+        """The attention published for the last cloud with hands.
+
+        It has no header to match, and may arrive after the next cloud is sent: count instead.
+        """
+        assert wait_for(lambda: len(self.attention) >= self.attention_sent, 5.0)
+        return attention_of(self.attention[self.attention_sent - 1])
 
     def markers_at(self, stamp):
         return wait_for(lambda: next((m for m in self.skeleton
