@@ -10,7 +10,7 @@ import pytest
 from conftest import REAL_VIDEO, require_real, wait_for
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from iknet_ros.detect.video import VideoFrames, VideoSourceError
@@ -118,7 +118,9 @@ def test_720p_frames_reach_another_process(ros_graph, tmp_path):
     writer.release()
     listener = ros_graph.add(Node('test_listener', context=ros_graph.context))
     images = []
-    listener.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
+    # best effort as sensor data, with room for every frame: a busy executor here loses none
+    qos = QoSProfile(depth=30, reliability=ReliabilityPolicy.BEST_EFFORT)
+    listener.create_subscription(Image, 'image', images.append, qos)
     env = {k: v for k, v in os.environ.items() if k not in node_main.PROFILE_VARIABLES}
     child = subprocess.run(
         [sys.executable, '-m', 'iknet_ros.ros.video_source', '--ros-args', '-p', f'video:={path}',
