@@ -125,3 +125,16 @@ def test_lint_passes():
     result = subprocess.run([sys.executable, '-m', 'ruff', 'check', str(ROOT)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shipped_config_is_found_in_the_tree_then_the_install_prefix(monkeypatch, tmp_path):
+    """`iknet-ros run`'s default parameters and the Fast DDS profile, from a pip install too."""
+    from iknet_ros.ros import node_main
+
+    assert node_main.shipped_config('hand.yaml') == ROOT / 'config' / 'hand.yaml'
+    installed = tmp_path / 'share' / 'iknet_ros' / 'config' / 'only_installed.yaml'
+    installed.parent.mkdir(parents=True)
+    installed.write_text('{}')
+    monkeypatch.setattr(sys, 'prefix', str(tmp_path))
+    assert node_main.shipped_config('only_installed.yaml') == installed
+    assert node_main.shipped_config('absent.yaml') is None

@@ -37,10 +37,12 @@ from visualization_msgs.msg import MarkerArray
 from iknet_ros.cli import CliError
 from iknet_ros.detect.video import VideoSourceError
 from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_jpeg
-from iknet_ros.ros.node_main import stop_graph, use_large_image_transport
+from iknet_ros.ros.node_main import shipped_config, stop_graph, use_large_image_transport
 from iknet_ros.tracking.summary import RunSummary
 
-DEFAULT_PARAMS = Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml'
+# the source tree's, else the installed one (pip or colcon)
+DEFAULT_PARAMS = (shipped_config('hand.yaml')
+                  or Path(__file__).resolve().parents[2] / 'config' / 'hand.yaml')
 
 # --- message definitions, as rosbag2 stores them --------------------------------------------
 
