@@ -269,6 +269,8 @@ def write_attention(bag: dict, out: Path) -> Path:
 
 def write_skeleton_view(bag: dict, out: Path) -> Path:
     """3D views of published skeletons against the keypoints they came from."""
+    from matplotlib.ticker import MaxNLocator
+
     from iknet_ros.plots import CAMERA_VIEW, draw_skeleton_3d, pyplot, set_axes_equal
 
     clouds = {stamp: msg for stamp, msg in bag['/hand/keypoints']}
@@ -291,7 +293,10 @@ def write_skeleton_view(bag: dict, out: Path) -> Path:
                                               alpha=0.7, equal=False))
         set_axes_equal(ax, np.concatenate(drawn))
         ax.view_init(elev=10, azim=-90)
-        ax.set_title(f't = {(stamp - pick[0][0]) * 1e-9:.1f} s', fontsize=9)
+        ax.set_yticklabels([])  # depth, seen end-on: its labels would overlap
+        for axis in (ax.xaxis, ax.zaxis):
+            axis.set_major_locator(MaxNLocator(4))
+        ax.set_title(f't = {(stamp - pick[0][0]) * 1e-9:.1f} s (axes in m)', fontsize=9)
     fig.suptitle('published skeleton (coloured) vs the keypoints it came from (dashed), '
                  'camera view', fontsize=10)
     fig.tight_layout()
