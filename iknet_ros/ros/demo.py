@@ -202,7 +202,7 @@ def write_strip(bag: dict, out: Path, k: np.ndarray, size) -> Path:
     pick = [stamps[i] for i in np.linspace(0, len(stamps) - 1, STRIP_FRAMES).astype(int)]
     plt = pyplot()
     cols = (len(pick) + 1) // 2
-    fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 2 * 4.2 * size[1] / size[0] + 0.6))
+    fig, axes = plt.subplots(2, cols, figsize=(4.2 * cols, 2 * 4.2 * size[1] / size[0] + 1.0))
     for ax, stamp in zip(axes.flat, pick, strict=True):
         if images:
             rgb = jpeg_to_rgb(images[stamp])
