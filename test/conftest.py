@@ -23,15 +23,20 @@ def require_real(path: Path) -> Path:
 
 
 class RosGraph:
-    """A private rclpy context with a multi-threaded executor spinning in the background."""
+    """A private rclpy context with one executor thread spinning in the background.
+
+    As the in-process graph runs (bringup). rclpy's MultiThreadedExecutor (Jazzy) returns from
+    shutdown() with callbacks still running on its pool, which then fail on the destroyed guard
+    condition ("exception was never retrieved: cannot use Destroyable").
+    """
 
     def __init__(self):
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes = []
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()
