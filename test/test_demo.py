@@ -77,6 +77,9 @@ def test_bench_json_has_every_key(tmp_path):
         for size in ('1280x720', '640x360'):
             assert figures['pipeline_fps'][size] > 0
             assert figures['mediapipe_only_fps'][size] > 0
+            # the pipeline runs MediaPipe and more: transport, decoding, the IKNet
+            cpu_ms = figures['pipeline_cpu_ms_per_frame'][size]
+            assert cpu_ms > figures['mediapipe_only_cpu_ms_per_frame'][size] > 0
         assert figures['rss_mb'] > 0
     else:
         assert 'absent' in figures['pipeline_skipped']

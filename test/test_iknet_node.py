@@ -255,8 +255,9 @@ def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / 'summary.json').read_text())
     for key in ('frames_in', 'frames_with_keypoints', 'frames_with_rotations', 'fps',
-                'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm'):
+                'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm', 'cpu_cores'):
         assert key in summary, key
+    assert summary['cpu_cores'] > 0  # the process's CPU, MediaPipe's threads included
     assert summary['frames_in'] == 30
     # how many frames the detector keeps up with depends on the machine's load; every frame
     # with a hand in it must come out with rotations

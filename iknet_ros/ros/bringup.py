@@ -361,7 +361,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
     rclpy.init(context=context)
     nodes, executor, thread, recorder, frames = [], None, None, None, None
     source = monitor = iknet = keypoint = None
-    started = time.monotonic()
+    started, cpu_started, cpu_used = time.monotonic(), None, float('nan')
     try:
         try:  # open the video or camera first: a bad path fails before MediaPipe loads
             source = VideoSource(context=context, parameter_overrides=source_params)
@@ -400,7 +400,7 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         # hold the first frame until every subscriber along the chain is matched
         _wait_until(lambda: keypoint.keypoints_pub.get_subscription_count() >= 1
                     and source.image_pub.get_subscription_count() >= 1, 10.0)
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         frames.go.set()
         with tqdm(total=total, unit='frame', disable=not progress) as bar:
             while not source.finished.is_set() and context.ok():
@@ -415,6 +415,8 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if cpu_started is not None:  # every thread of this process, MediaPipe's included
+            cpu_used = time.process_time() - cpu_started
         if frames is not None:
             frames.cancel()
         stop_graph(executor, thread, nodes, context)
@@ -427,7 +429,8 @@ def run_pipeline(video=None, camera=None, params=DEFAULT_PARAMS, record=None, ma
         source.published, seconds, source_fps=frames.frames.fps if not frames.is_camera else None,
         frames_dropped=keypoint.dropped, frames_rejected=keypoint.rejected + iknet.rejected,
         iknet_update_ms_p50=iknet.update_ms_p50(),
-        iknet_device=iknet.tracker.device if iknet.tracker else None)
+        iknet_device=iknet.tracker.device if iknet.tracker else None,
+        cpu_cores=cpu_used / seconds if seconds > 0 else float('nan'))
     summary = _json_ready(summary)
     if recorder is not None:
         summary['recorded_messages'] = dict(recorder.counts)

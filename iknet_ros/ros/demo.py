@@ -377,7 +377,7 @@ def run(args) -> int:
     out = Path(args.out)
     keys = ('frames_in', 'frames_with_keypoints', 'frames_with_rotations', 'fps',
             'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm', 'latency_ms_p50',
-            'latency_ms_p95')
+            'latency_ms_p95', 'cpu_cores')
     print('summary: ' + ', '.join(
         f'{k} {summary[k]:.2f}' if isinstance(summary.get(k), float) else f'{k} {summary.get(k)}'
         for k in keys))

@@ -129,26 +129,33 @@ def _resized_video(source: Path, size, frames: int, folder: Path) -> Path:
     return path
 
 
-def _mediapipe_fps(video: Path) -> float:
-    """Frames per second of the MediaPipe detector alone (decoding not counted)."""
+def _mediapipe_fps(video: Path) -> tuple:
+    """Frames per second of the MediaPipe detector alone, and its CPU ms per frame.
+
+    Decoding is not counted; the CPU is this process's, MediaPipe's threads included.
+    """
     import cv2
 
     from iknet_ros.detect.detector import HandDetector
     from iknet_ros.detect.video import VideoFrames
 
     with VideoFrames(str(video)) as frames, HandDetector() as detector:
-        spent, count = 0.0, 0
+        spent, cpu, count = 0.0, 0.0, 0
         for i, frame in enumerate(frames):
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             detector.detect(rgb, i * 33_333_333)
             if i:  # the first call loads the models
                 spent, count = spent + time.perf_counter() - start, count + 1
-    return count / spent
+                cpu += time.process_time() - cpu_start
+    return count / spent, cpu / count * 1000.0
 
 
-def _pipeline_fps(video: Path, folder: Path) -> float:
-    """Joint-rotation messages per second with the video offered as fast as it is taken."""
+def _pipeline_fps(video: Path, folder: Path) -> tuple:
+    """Rotation messages per second with the video offered as fast as it is taken; CPU ms each.
+
+    The CPU is the process's, every thread: decoding, transport, MediaPipe and the IKNet.
+    """
     from iknet_ros.ros.bringup import DEFAULT_PARAMS, run_pipeline
 
     params = yaml.safe_load(Path(DEFAULT_PARAMS).read_text())
@@ -156,7 +163,7 @@ def _pipeline_fps(video: Path, folder: Path) -> float:
     path = folder / 'bench_params.yaml'
     path.write_text(yaml.safe_dump(params))
     summary = run_pipeline(video=str(video), params=path, progress=False, paced=True)
-    return summary['fps']
+    return summary['fps'], summary['cpu_cores'] / summary['fps'] * 1000.0
 
 
 def bench_pipeline(frames: int = 300) -> dict:
@@ -172,14 +179,18 @@ def bench_pipeline(frames: int = 300) -> dict:
         results['pipeline_skipped'] = f'real video absent: {REAL_VIDEO}'
         print(results['pipeline_skipped'])
         return results
-    results['pipeline_fps'], results['mediapipe_only_fps'] = {}, {}
+    keys = ('pipeline_fps', 'pipeline_cpu_ms_per_frame', 'mediapipe_only_fps',
+            'mediapipe_only_cpu_ms_per_frame')
+    results.update({key: {} for key in keys})
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in SIZES.items():
             video = _resized_video(REAL_VIDEO, size, frames, Path(tmp))
-            results['mediapipe_only_fps'][name] = round(_mediapipe_fps(video), 2)
-            results['pipeline_fps'][name] = round(_pipeline_fps(video, Path(tmp)), 2)
-            print(f'{name}: pipeline {results["pipeline_fps"][name]} fps, MediaPipe alone '
-                  f'{results["mediapipe_only_fps"][name]} fps')
+            mediapipe = _mediapipe_fps(video)
+            measured = _pipeline_fps(video, Path(tmp)) + mediapipe
+            for key, value in zip(keys, measured, strict=True):
+                results[key][name] = round(value, 2)
+            print(f'{name}: pipeline {measured[0]:.1f} fps ({measured[1]:.1f} ms CPU per frame), '
+                  f'MediaPipe alone {measured[2]:.1f} fps ({measured[3]:.1f} ms CPU per frame)')
     results['rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     results['pipeline_frames'] = frames
     print(f'peak RSS of the pipeline process: {results["rss_mb"]} MB')
