@@ -4,7 +4,7 @@ import pytest
 from sensor_msgs.msg import Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from iknet_ros.detect.types import HandKeypoints
+from iknet_ros.hand.keypoints import HandKeypoints
 from iknet_ros.ros.conversions import (
     CLOUD_POINT_STEP,
     IMAGE_CHANNELS,

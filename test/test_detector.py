@@ -13,11 +13,11 @@ from iknet_ros.detect.detector import (
     SEARCH_EVERY,
     HandDetector,
     bundled_task,
-    draw_landmarks,
     labels_assume_mirrored,
 )
-from iknet_ros.detect.types import Intrinsics
+from iknet_ros.detect.drawing import draw_landmarks
 from iknet_ros.detect.video import VideoFrames
+from iknet_ros.hand.keypoints import Intrinsics
 from iknet_ros.hand.skeleton import JOINT_INDEX
 
 WRIST, INDEX_MCP, MIDDLE_MCP, PINKY_MCP = (JOINT_INDEX[n] for n in

@@ -9,10 +9,10 @@ from scipy.spatial.transform import Rotation
 
 from iknet_ros import cli
 from iknet_ros.hand import kinematics as kin
-from iknet_ros.hand import noise_stats as ns
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.hand.motion import POSES, generate_motion
-from iknet_ros.hand.observation import NOISE_LEVELS, observe
+from iknet_ros.synth import noise_stats as ns
+from iknet_ros.synth.motion import POSES, generate_motion
+from iknet_ros.synth.observation import NOISE_LEVELS, observe
 
 
 def _random_rotations(count, seed=0):

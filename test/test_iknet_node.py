@@ -1,13 +1,8 @@
 """iknet_node over real DDS fed synthetic keypoint clouds; `iknet-ros run` on the real video."""
-import json
-import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import REAL_VIDEO, require_real, wait_for
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2, PointField
@@ -15,12 +10,13 @@ from std_msgs.msg import Float32MultiArray, Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
-from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.hand.motion import generate_motion
-from iknet_ros.hand.observation import observe
+from iknet_ros.hand.keypoints import HandKeypoints
 from iknet_ros.ros.conversions import keypoints_to_cloud
+from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.iknet_node import IKNetNode
+from iknet_ros.synth.motion import generate_motion
+from iknet_ros.synth.observation import observe
 
 FRAME = 'test_optical_frame'
 FPS = 30.0
@@ -244,71 +240,3 @@ def test_bad_parameters_are_refused(ros_graph):
     for name, value in (('device', 'tpu'), ('reset_after', 0.0), ('bone_window', 0)):
         with pytest.raises(ValueError, match=name):
             IKNetNode(context=ros_graph.context, parameter_overrides=[Parameter(name, value=value)])
-
-
-def test_run_records_a_readable_mcap_and_a_summary(tmp_path):
-    video = require_real(REAL_VIDEO)
-    out = tmp_path / 'run'
-    result = subprocess.run(
-        [sys.executable, '-m', 'iknet_ros.cli', 'run', '--video', str(video), '--max-frames', '30',
-         '--record', str(out)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((out / 'summary.json').read_text())
-    for key in ('frames_in', 'frames_with_keypoints', 'frames_with_rotations', 'fps',
-                'skeleton_bone_std_mm', 'accel_ratio', 'fidelity_mm', 'cpu_cores'):
-        assert key in summary, key
-    assert summary['cpu_cores'] > 0  # the process's CPU, MediaPipe's threads included
-    assert summary['frames_in'] == 30
-    # how many frames the detector keeps up with depends on the machine's load; every frame
-    # with a hand in it must come out with rotations
-    assert 0 < summary['frames_with_rotations'] == summary['frames_with_keypoints']
-    assert math.isfinite(summary['fidelity_mm'])
-
-    from mcap.reader import make_reader
-    from mcap_ros2.decoder import DecoderFactory
-    [bag] = list(out.glob('*.mcap'))
-    counts, types = {}, {}
-    with open(bag, 'rb') as f:
-        reader = make_reader(f, decoder_factories=[DecoderFactory()])
-        assert reader.get_header().profile == 'ros2'
-        for schema, channel, _, decoded in reader.iter_decoded_messages():
-            assert channel.message_encoding == 'cdr' and schema.encoding == 'ros2msg'
-            counts[channel.topic] = counts.get(channel.topic, 0) + 1
-            types[channel.topic] = schema.name
-            if channel.topic == '/hand/joint_rotations' and decoded.joint_names:
-                assert decoded.joint_names[0] == 'right_wrist'
-    for topic, type_name in (('/hand/keypoints', 'sensor_msgs/msg/PointCloud2'),
-                             ('/hand/joint_rotations', 'sensor_msgs/msg/MultiDOFJointState'),
-                             ('/tf', 'tf2_msgs/msg/TFMessage'),
-                             ('/hand/skeleton', 'visualization_msgs/msg/MarkerArray'),
-                             ('/hand/attention', 'std_msgs/msg/Float32MultiArray'),
-                             ('/hand/debug_image/compressed', 'sensor_msgs/msg/CompressedImage')):
-        assert counts.get(topic, 0) > 0, f'no {topic} in the bag: {counts}'
-        assert types[topic] == type_name
-
-
-def test_run_names_a_missing_video_or_camera(tmp_path):
-    missing = tmp_path / 'no_such_video.mp4'
-    for args, name in ((['--video', str(missing)], 'no_such_video.mp4'),
-                       (['--camera', '57'], 'camera 57')):
-        result = subprocess.run([sys.executable, '-m', 'iknet_ros.cli', 'run'] + args,
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 2
-        assert name in result.stderr.splitlines()[-1] and 'Traceback' not in result.stderr
-
-
-def test_run_reads_node_parameters_like_ros2_launch(tmp_path):
-    from iknet_ros.cli import CliError
-    from iknet_ros.ros.bringup import load_parameters
-    path = tmp_path / 'p.yaml'
-    path.write_text('/**:\n  ros__parameters:\n    frame_id: cam\n'
-                    'iknet_node:\n  ros__parameters:\n    device: cpu\n    reset_after: 1.5\n')
-    params = load_parameters(path)
-    assert [(p.name, p.value) for p in params['iknet_node']] == \
-        [('frame_id', 'cam'), ('device', 'cpu'), ('reset_after', 1.5)]
-    assert [p.name for p in params['keypoint_node']] == ['frame_id']
-    path.write_text('iknet_node:\n  device: cpu\n')
-    with pytest.raises(CliError, match='ros__parameters'):
-        load_parameters(path)
-    with pytest.raises(CliError, match='not found'):
-        load_parameters(tmp_path / 'missing.yaml')

@@ -4,8 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REAL_VIDEO, require_real, wait_for
-from rclpy.exceptions import InvalidParameterValueException
+from conftest import REAL_VIDEO, require_real
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
@@ -15,6 +14,7 @@ from std_msgs.msg import Header
 from iknet_ros.detect.video import VideoFrames
 from iknet_ros.hand.skeleton import JOINT_INDEX
 from iknet_ros.ros.conversions import cloud_to_keypoints, image_to_rgb, rgb_to_image
+from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.keypoint_node import PARAMETERS, KeypointNode
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'hand.yaml'
@@ -79,20 +79,39 @@ def test_real_frames_give_a_right_hand_per_frame(ros_graph, frames):
 
 def test_the_debug_image_is_drawn_only_while_someone_subscribes(ros_graph, frames):
     node = ros_graph.add(KeypointNode(context=ros_graph.context))
-    published = []  # count what the node hands to its publisher, whether or not anyone listens
-    send_debug = node.debug_pub.publish
-    node.debug_pub.publish = lambda msg: (published.append(msg), send_debug(msg))
     camera = Camera(ros_graph, node)
     assert camera.send(rgb_to_image(frames[0], header(1))) is not None
-    assert wait_for(lambda: camera.debug, 3) and len(published) == 1
+    assert wait_for(lambda: camera.debug, 3) and node.debug_images_drawn == 1
     camera.node.destroy_subscription(camera.debug_sub)
     assert wait_for(lambda: node.debug_pub.get_subscription_count() == 0, 5)
     for i in (2, 3):
         assert camera.send(rgb_to_image(frames[i], header(i))) is not None
-    assert len(published) == 1 and node.processed == 3
-    node.debug_image_tapped = True  # an in-process recorder: drawn with nobody subscribed
-    assert camera.send(rgb_to_image(frames[4], header(4))) is not None
-    assert wait_for(lambda: len(published) == 2, 3)
+    assert node.debug_images_drawn == 1 and node.processed == 3
+
+
+class Observer:
+    """What a node publishes on the topics it watches (see node_main.publish)."""
+
+    def __init__(self, *topics):
+        self.topics = frozenset(topics)
+        self.seen = []
+
+    def __call__(self, topic, msg):
+        self.seen.append((topic, msg))
+
+
+def test_an_observer_sees_what_is_published_and_gets_debug_images_unsubscribed(ros_graph,
+                                                                                frames):
+    observer = Observer('/hand/keypoints', '/hand/debug_image')
+    node = ros_graph.add(KeypointNode(context=ros_graph.context, observer=observer))
+    camera = Camera(ros_graph, node)
+    camera.node.destroy_subscription(camera.debug_sub)  # nobody subscribes to the debug image
+    cloud = camera.send(rgb_to_image(frames[0], header(1)))
+    assert cloud is not None
+    assert wait_for(lambda: len(observer.seen) == 2, 3)
+    seen = dict(observer.seen)
+    assert seen['/hand/keypoints'].header.stamp == cloud.header.stamp
+    assert image_to_rgb(seen['/hand/debug_image']).shape == frames[0].shape
 
 
 def test_camera_info_places_the_hand_in_the_camera_frame(ros_graph, frames):
@@ -175,10 +194,10 @@ def test_parameters_are_declared_described_and_validated(ros_graph):
     config = yaml.safe_load(CONFIG.read_text())['keypoint_node']['ros__parameters']
     assert set(config) == set(PARAMETERS), 'config/hand.yaml must hold every parameter'
     for name, value in config.items():
-        assert node.get_parameter(name).value == value == PARAMETERS[name][0]
+        assert node.get_parameter(name).value == value == PARAMETERS[name].default
         assert node.describe_parameter(name).description
     for name, value in (('max_hands', 5), ('min_detection_confidence', 1.5)):
-        with pytest.raises(InvalidParameterValueException):
+        with pytest.raises(ValueError, match=name):
             KeypointNode(context=ros_graph.context,
                          parameter_overrides=[Parameter(name, value=value)])
     with pytest.raises(FileNotFoundError, match='hand landmarker model not found'):

@@ -16,10 +16,12 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from conftest import REAL_VIDEO, require_real, wait_for
+from conftest import REAL_VIDEO, require_real
 from rclpy.node import Node as RosNode
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import MultiDOFJointState
+
+from iknet_ros.ros.graph import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH = ROOT / 'launch' / 'hand.launch.py'

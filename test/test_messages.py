@@ -8,8 +8,8 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.hand.motion import generate_motion
 from iknet_ros.ros import messages
+from iknet_ros.synth.motion import generate_motion
 
 
 @dataclass

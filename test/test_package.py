@@ -33,8 +33,7 @@ MODULE_TO_DEPENDENCY = {
     'safetensors': 'python3-safetensors-pip',
     'mediapipe': 'python3-mediapipe-pip',
     'torch': 'python3-torch-pip',
-    'mcap': 'python3-mcap-ros2-support-pip',
-    'mcap_ros2': 'python3-mcap-ros2-support-pip',
+    'rosbags': 'python3-rosbags-pip',
 }
 
 
@@ -113,28 +112,29 @@ def test_console_scripts_are_declared(wheel):
         assert f'{executable} = iknet_ros.' in scripts, f'no console script {executable}'
 
 
-def test_cli_answers_help_and_version():
-    cli = [sys.executable, '-m', 'iknet_ros.cli']
-    version = subprocess.run(cli + ['--version'], capture_output=True, text=True, check=True)
-    assert version.stdout.strip().startswith('iknet-ros ')
-    help_text = subprocess.run(cli + ['--help'], capture_output=True, text=True, check=True)
-    assert 'usage: iknet-ros' in help_text.stdout
-
-
 def test_lint_passes():
     result = subprocess.run([sys.executable, '-m', 'ruff', 'check', str(ROOT)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_shipped_config_is_found_in_the_tree_then_the_install_prefix(monkeypatch, tmp_path):
+def test_shipped_files_are_found_in_the_tree_then_the_install_prefix(monkeypatch, tmp_path):
     """`iknet-ros run`'s default parameters and the Fast DDS profile, from a pip install too."""
-    from iknet_ros.ros import node_main
+    from iknet_ros import paths
 
-    assert node_main.shipped_config('hand.yaml') == ROOT / 'config' / 'hand.yaml'
+    assert paths.shipped_file('config', 'hand.yaml') == ROOT / 'config' / 'hand.yaml'
     installed = tmp_path / 'share' / 'iknet_ros' / 'config' / 'only_installed.yaml'
     installed.parent.mkdir(parents=True)
     installed.write_text('{}')
     monkeypatch.setattr(sys, 'prefix', str(tmp_path))
-    assert node_main.shipped_config('only_installed.yaml') == installed
-    assert node_main.shipped_config('absent.yaml') is None
+    assert paths.shipped_file('config', 'only_installed.yaml') == installed
+    assert paths.shipped_file('config', 'absent.yaml') is None
+
+
+def test_real_data_folder_follows_its_variable(monkeypatch, tmp_path):
+    from iknet_ros import paths
+
+    monkeypatch.delenv(paths.REAL_DATA_VARIABLE, raising=False)
+    assert paths.real_data_dir() == ROOT.parent / 'shared' / 'data' / 'real'
+    monkeypatch.setenv(paths.REAL_DATA_VARIABLE, str(tmp_path))
+    assert paths.real_data_dir() == tmp_path and paths.real_video().parent == tmp_path

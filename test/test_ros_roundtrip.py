@@ -1,9 +1,10 @@
 """A real rclpy round trip over DDS of the message types the contract publishes."""
-from conftest import wait_for
 from geometry_msgs.msg import Quaternion, Transform, TransformStamped, Vector3
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState
 from tf2_msgs.msg import TFMessage
+
+from iknet_ros.ros.graph import wait_for
 
 
 def test_tf_and_joint_state_cross_dds(ros_graph):

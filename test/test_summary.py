@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from iknet_ros.hand.motion import generate_motion
-from iknet_ros.hand.observation import observe
+from iknet_ros.synth.motion import generate_motion
+from iknet_ros.synth.observation import observe
 from iknet_ros.tracking.summary import RunSummary, joint_positions
 
 FRAMES = 40

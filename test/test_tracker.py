@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from iknet_ros.detect.types import HandKeypoints
-from iknet_ros.hand.motion import generate_motion
-from iknet_ros.hand.observation import observe
+from iknet_ros.hand.keypoints import HandKeypoints
+from iknet_ros.synth.motion import generate_motion
+from iknet_ros.synth.observation import observe
 from iknet_ros.tracking.tracker import HandTracker
 
 FLIP = np.array([-1.0, 1.0, 1.0], dtype=np.float32)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ElementTree
 import cv2
 import numpy as np
 import pytest
-from conftest import REAL_VIDEO, require_real, wait_for
+from conftest import REAL_VIDEO, require_real
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -16,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from iknet_ros.detect.video import VideoFrames, VideoSourceError
 from iknet_ros.ros import node_main
 from iknet_ros.ros.conversions import image_to_rgb
+from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.video_source import VideoSource, pinhole_camera_info
 
 

@@ -33,14 +33,12 @@ import zipfile
 from functools import lru_cache
 from pathlib import Path
 
-import cv2
 import mediapipe as mp
 import numpy as np
 from mediapipe.tasks.python import vision
 from mediapipe.tasks.python.core.base_options import BaseOptions
 
-from iknet_ros.detect.types import HandKeypoints, Intrinsics
-from iknet_ros.hand.skeleton import FINGER_COLORS, FINGER_OF_JOINT, PARENTS, WRIST_COLOR
+from iknet_ros.hand.keypoints import HandKeypoints, Intrinsics
 
 _MP_DIR = Path(mp.__file__).parent
 BUNDLED_DETECTOR = _MP_DIR / 'modules' / 'palm_detection' / 'palm_detection_full.tflite'
@@ -229,28 +227,3 @@ class HandDetector:
             hands.append(HandKeypoints(side=self.true_side(top.category_name), xyz=xyz, uv=uv,
                                        score=top.score))
         return hands
-
-
-def _rgb255(color) -> tuple:
-    return tuple(int(round(255 * c)) for c in color)
-
-
-def draw_landmarks(rgb: np.ndarray, hands: list) -> np.ndarray:
-    """Return a copy of ``rgb`` with each hand's skeleton drawn, bones coloured per finger."""
-    out = np.array(rgb, dtype=np.uint8, copy=True)
-    thickness = max(1, round(max(out.shape[:2]) / 400))
-    for hand in hands:
-        points = np.round(hand.uv).astype(np.int32)
-        for child, parent in enumerate(PARENTS):
-            if parent >= 0:
-                color = _rgb255(FINGER_COLORS[FINGER_OF_JOINT[child]])
-                cv2.line(out, tuple(points[parent]), tuple(points[child]), color, thickness,
-                         cv2.LINE_AA)
-        for joint, point in enumerate(points):
-            finger = FINGER_OF_JOINT[joint]
-            color = _rgb255(WRIST_COLOR if finger < 0 else FINGER_COLORS[finger])
-            cv2.circle(out, tuple(point), 2 * thickness + 1, color, -1, cv2.LINE_AA)
-        cv2.putText(out, f'{hand.side} {hand.score:.2f}', tuple(points[0] + (8, 16)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, _rgb255(WRIST_COLOR), thickness,
-                    cv2.LINE_AA)
-    return out

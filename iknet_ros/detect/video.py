@@ -1,11 +1,30 @@
-"""Frames from a video file or a camera (OpenCV), shared by the video_source node and the CLI."""
+"""Frames from a video file or a camera (OpenCV), and the intrinsics guess for such a source."""
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from iknet_ros.hand.keypoints import Intrinsics
 
-class VideoSourceError(RuntimeError):
+# a typical webcam's horizontal field of view: fx = 1005 px at 1280 px wide
+DEFAULT_FOV_DEG = 65.0
+
+
+def guess_intrinsics(width: int, height: int, fx: float = 0.0,
+                     fov_deg: float = DEFAULT_FOV_DEG) -> Intrinsics:
+    """A pinhole guess for a camera without calibration: `fx` if given, else from `fov_deg`.
+
+    Square pixels, principal point at the image centre (no distortion).
+    """
+    if fx <= 0.0:
+        if not 0.0 < fov_deg < 180.0:
+            raise ValueError(f'fov_deg must be in (0, 180), got {fov_deg}')
+        fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
+    return Intrinsics(fx, fx, width / 2.0, height / 2.0)
+
+
+class VideoSourceError(OSError):
     """A video file or camera that cannot be opened or read."""
 
 

@@ -39,7 +39,7 @@ def _in_joint_order(wrist: torch.Tensor, by_depth: list, item_dims: int) -> torc
     return torch.cat([wrist.unsqueeze(-item_dims - 1), fingers], dim=-item_dims - 1)
 
 
-_PARENTS = torch.tensor([max(p, 0) for p in sk.PARENTS])
+_PARENTS = torch.from_numpy(sk.PARENT_INDEX)
 
 
 # --- representations --------------------------------------------------------------------------

@@ -33,6 +33,9 @@ NUM_JOINTS = len(JOINT_NAMES)  # 21
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
 # parent of each joint (-1 for the wrist): each finger is a chain hanging off the wrist
 PARENTS = (-1,) + tuple(0 if k == 0 else 1 + 4 * f + k - 1 for f in range(5) for k in range(4))
+# the same as an index array, the wrist its own parent: x[..., PARENT_INDEX, :] is each joint's
+# parent, so x - x[..., PARENT_INDEX, :] are the bones (zero at the wrist)
+PARENT_INDEX = np.array([max(p, 0) for p in PARENTS])
 # finger index (0 thumb .. 4 pinky) of each joint; the wrist gets -1
 FINGER_OF_JOINT = (-1,) + tuple(f for f in range(5) for _ in range(4))
 TIPS = tuple(JOINT_INDEX[f'{f}_tip'] for f in FINGERS)
@@ -45,6 +48,12 @@ BONES = tuple((PARENTS[i], i) for i in range(1, NUM_JOINTS))
 FINGER_COLORS = ((0.90, 0.20, 0.20), (0.95, 0.75, 0.10), (0.20, 0.75, 0.30),
                  (0.20, 0.50, 0.95), (0.75, 0.30, 0.85))
 WRIST_COLOR = (0.6, 0.6, 0.6)
+
+
+def joint_color(joint: int) -> tuple:
+    """RGB (0-1) of a joint: its finger's colour, the wrist grey; a bone takes its child's."""
+    finger = FINGER_OF_JOINT[joint]
+    return WRIST_COLOR if finger < 0 else FINGER_COLORS[finger]
 
 # Bone lengths (mm, parent joint centre -> joint centre; the tip is the fingertip pulp) of a
 # reference adult hand. Phalanges follow Buryanov & Kotiuk (2010) segment proportions for a hand

@@ -1,1 +1,4 @@
-"""The IKNets: networks, data, training, evaluation, checkpoints."""
+"""The IKNets, their data, training and checkpoints."""
+
+# the two networks (model.networks.MODELS), named here so the CLI needs no torch to list them
+MODEL_KINDS = ('baseline', 'sequence')

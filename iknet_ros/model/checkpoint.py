@@ -17,7 +17,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / 'weights'
 FORMAT = 'iknet_ros/1'
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt or does not match its model."""
 
 

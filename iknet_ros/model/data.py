@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from iknet_ros.hand.motion import generate_motion
-from iknet_ros.hand.observation import observe
+from iknet_ros.synth.motion import generate_motion
+from iknet_ros.synth.observation import observe
 
 HELD_OUT_SEED = 1_000_000_007
 

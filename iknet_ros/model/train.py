@@ -1,4 +1,4 @@
-"""`iknet-ros train`: train the baseline or the sequence IKNet on streamed synthetic data.
+"""Training of the baseline or the sequence IKNet on streamed synthetic data.
 
 Data come from the generator on a worker process (training seeds); every epoch ends with a
 validation on the fixed held-out set. Writes DIR/model.safetensors, DIR/config.json,
@@ -13,7 +13,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from iknet_ros.cli import CliError
 from iknet_ros.model import data as hand_data
 from iknet_ros.model.checkpoint import (
     CheckpointError,
@@ -21,6 +20,7 @@ from iknet_ros.model.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from iknet_ros.model.device import choose_device
 from iknet_ros.model.metrics import mpjpe_mm, predicted_positions, training_loss
 from iknet_ros.model.networks import build_model
 
@@ -34,17 +34,6 @@ DEFAULTS = {
 }
 BATCH = {'sequences': 32, 'frames': 48, 'triplets_per_sequence': 4, 'clean_fraction': 0.2}
 VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when available; 'cuda' without a GPU is a clear error."""
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    if name.startswith('cuda') and not torch.cuda.is_available():
-        raise CliError(f'device {name!r} requested but torch sees no CUDA device')
-    if name != 'cpu' and not name.startswith('cuda'):
-        raise CliError(f'unknown device {name!r}; use auto, cpu or cuda')
-    return torch.device(name)
 
 
 @torch.no_grad()
@@ -90,13 +79,13 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
     accel_weight = defaults['accel_weight'] if accel_weight is None else accel_weight
     batch_args = {**BATCH, **(batch_args or {})}
     validation = {**VALIDATION, **(validation or {})}
-    device = resolve_device(device)
+    device = torch.device(choose_device(device))
     out = Path(out)
     history = []
     if resume:
         model, config = load_checkpoint(out, device=device)
         if config['kind'] != kind:
-            raise CliError(f'{out} holds a {config["kind"]} model, not {kind}')
+            raise CheckpointError(f'{out} holds a {config["kind"]} model, not {kind}')
         history = json.loads((out / 'history.json').read_text())
         seed = config['training']['seed']
     else:
@@ -123,7 +112,7 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
                   'palm-length scale', 'training': {
                       'seed': seed, 'epochs': epochs, 'steps_per_epoch': steps_per_epoch,
                       'lr': lr, 'accel_weight': accel_weight, 'batch': batch_args,
-                      'data': 'iknet_ros.hand.motion + observation (realistic, clean fraction '
+                      'data': 'iknet_ros.synth.motion + observation (realistic, clean fraction '
                               'as in batch)',
                       'validation': validation, 'git_revision': git_revision()}}
     model.train()
@@ -156,41 +145,3 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
         _save_optimizer(out / 'optimizer.safetensors', optimizer)
         (out / 'history.json').write_text(json.dumps(history, indent=2) + '\n')
     return history
-
-
-def add_arguments(parser):
-    """Arguments of `iknet-ros train`."""
-    parser.add_argument('--model', choices=sorted(DEFAULTS), required=True,
-                        help='which network to train')
-    parser.add_argument('--out', required=True, help='output folder of the checkpoint')
-    parser.add_argument('--epochs', type=int, help='epochs (default: the full run)')
-    parser.add_argument('--steps-per-epoch', type=int, help='training steps per epoch')
-    parser.add_argument('--device', default='auto', help='auto, cpu or cuda')
-    parser.add_argument('--resume', action='store_true',
-                        help='continue the run in --out from its last epoch')
-    parser.add_argument('--seed', type=int, default=0, help='training seed')
-    parser.add_argument('--window', type=int, help='sequence model: frames per window (T)')
-    parser.add_argument('--accel-weight', type=float,
-                        help='weight of the jitter (acceleration) term of the loss')
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads of the training process (default 1: the data '
-                             'generator runs on another core, and oversubscribed threads are '
-                             'much slower than one)')
-
-
-def run(args) -> int:
-    """Entry point of `iknet-ros train`."""
-    arguments = {'window': args.window} if args.window and args.model == 'sequence' else {}
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        history = train(args.model, args.out, epochs=args.epochs,
-                        steps_per_epoch=args.steps_per_epoch, device=args.device,
-                        resume=args.resume, seed=args.seed, arguments=arguments,
-                        accel_weight=args.accel_weight)
-    except CheckpointError as error:
-        raise CliError(str(error)) from error
-    last = history[-1]
-    print(f'{args.model}: {len(history)} epochs, validation MPJPE {last["val_mpjpe_mm"]:.2f} mm;'
-          f' saved to {args.out}')
-    return 0

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
 
-from iknet_ros.detect.types import SIDES, HandKeypoints
+from iknet_ros.hand.keypoints import SIDES, HandKeypoints
 from iknet_ros.hand.skeleton import NUM_JOINTS
 
 # encoding -> channels; all 8 bit, so byte order (is_bigendian) does not matter

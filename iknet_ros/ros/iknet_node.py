@@ -1,7 +1,7 @@
 """iknet_node: hand keypoint clouds in; joint rotations, TF, an RViz skeleton and attention out.
 
 A thin shell over ``tracking.tracker.HandTracker`` (one track per hand side, sequence IKNet):
-``/hand/keypoints`` -> ``cloud_to_keypoints`` -> ``HandTracker.update`` -> the builders of
+``hand/keypoints`` -> ``cloud_to_keypoints`` -> ``HandTracker.update`` -> the builders of
 ``ros.messages``, every output stamped with the cloud's (the image's) header.
 """
 import re
@@ -10,59 +10,57 @@ import time
 from collections import deque
 
 import numpy as np
-import rclpy
 import rclpy.logging
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
+from iknet_ros.model.device import DEVICES
 from iknet_ros.ros import messages
 from iknet_ros.ros.conversions import cloud_to_keypoints
-from iknet_ros.ros.node_main import run_node
+from iknet_ros.ros.node_main import publish, run_node
+from iknet_ros.ros.parameters import Param, declare
 from iknet_ros.tracking.tracker import HandTracker
 
 LOG_THROTTLE_SEC = 5.0
-DEVICES = ('auto', 'cpu', 'cuda')
+KEYPOINTS_TOPIC = 'hand/keypoints'
+ROTATIONS_TOPIC, SKELETON_TOPIC, ATTENTION_TOPIC = \
+    'hand/joint_rotations', 'hand/skeleton', 'hand/attention'
+TF_TOPIC = '/tf'  # TF is global by convention
 
-# name -> (default, description); all read-only: they build the tracker
 PARAMETERS = {
-    'device': ('auto', 'Inference device: auto (CUDA when available), cpu or cuda.'),
-    'checkpoint': ('', "Sequence-IKNet checkpoint folder (model.safetensors + config.json); "
-                       "'' = the weights shipped with the package."),
-    'reset_after': (0.5, 'Seconds a hand may be missing before its track (window) restarts; > 0.'),
-    'bone_window': (30, "Frames at a track's start whose mean bone lengths are then held "
-                        'for the whole track (a steady published skeleton); >= 1.'),
-    'detail_hz': (3.0, "Cutoff (Hz) below which the detections' difference from the IKNet's "
-                       'anatomical pose is followed (how faithfully the skeleton follows '
-                       "MediaPipe's hand shape); > 0."),
-    'smoothing_hz': (6.0, 'Cutoff (Hz) of the One Euro filter on the published joints '
-                          '(lower: steadier, more lag); > 0.'),
-    'frame_id': ('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) frame."),
-    'publish_tf': (True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
-    'publish_markers': (True, 'Publish the RViz skeleton on /hand/skeleton.'),
+    'device': Param('auto', 'Inference device: auto (CUDA when available), cpu or cuda.',
+                    choices=DEVICES),
+    'checkpoint': Param('', "Sequence-IKNet checkpoint folder (model.safetensors + "
+                            "config.json); '' = the weights shipped with the package."),
+    'reset_after': Param(0.5, 'Seconds a hand may be missing before its track (window) '
+                              'restarts; > 0.', above=0.0),
+    'bone_window': Param(30, "Frames at a track's start whose mean bone lengths are then held "
+                             'for the whole track (a steady published skeleton); >= 1.', low=1),
+    'detail_hz': Param(3.0, "Cutoff (Hz) below which the detections' difference from the "
+                            "IKNet's anatomical pose is followed (how faithfully the skeleton "
+                            "follows MediaPipe's hand shape); > 0.", above=0.0),
+    'smoothing_hz': Param(6.0, 'Cutoff (Hz) of the One Euro filter on the published joints '
+                               '(lower: steadier, more lag); > 0.', above=0.0),
+    'frame_id': Param('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) "
+                          'frame.'),
+    'publish_tf': Param(True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
+    'publish_markers': Param(True, 'Publish the RViz skeleton on hand/skeleton.'),
 }
 
 
 class IKNetNode(Node):
-    """Joint rotations of every tracked hand, from a temporal window of keypoint frames."""
+    """Joint rotations of every tracked hand, from a temporal window of keypoint frames.
 
-    def __init__(self, **kwargs):
+    `observer` (optional) is handed what the node publishes (see `node_main.publish`).
+    """
+
+    def __init__(self, observer=None, **kwargs):
         super().__init__('iknet_node', **kwargs)
-        p = {name: self.declare_parameter(
-                 name, default, ParameterDescriptor(description=text, read_only=True)).value
-             for name, (default, text) in PARAMETERS.items()}
-        if p['device'] not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {p['device']!r}")
-        if not p['reset_after'] > 0.0:
-            raise ValueError(f"reset_after must be > 0 s, got {p['reset_after']}")
-        if p['bone_window'] < 1:
-            raise ValueError(f"bone_window must be >= 1 frame, got {p['bone_window']}")
-        for name in ('detail_hz', 'smoothing_hz'):
-            if not p[name] > 0.0:
-                raise ValueError(f'{name} must be > 0 Hz, got {p[name]}')
+        p = declare(self, PARAMETERS)
+        self._observer = observer
         self.frame_id = p['frame_id']
         self.received = 0  # clouds taken in
         self.published = 0  # clouds answered with joint rotations (possibly of no hand)
@@ -83,12 +81,12 @@ class IKNetNode(Node):
             self.get_logger().error(f'cannot load the IKNet ({self.load_error}); not publishing '
                                     'joint rotations until restarted with a working checkpoint')
 
-        self.joints_pub = self.create_publisher(MultiDOFJointState, '/hand/joint_rotations', 10)
-        self.tf_pub = self.create_publisher(TFMessage, '/tf', 100) if p['publish_tf'] else None
-        self.markers_pub = (self.create_publisher(MarkerArray, '/hand/skeleton', 10)
+        self.joints_pub = self.create_publisher(MultiDOFJointState, ROTATIONS_TOPIC, 10)
+        self.tf_pub = self.create_publisher(TFMessage, TF_TOPIC, 100) if p['publish_tf'] else None
+        self.markers_pub = (self.create_publisher(MarkerArray, SKELETON_TOPIC, 10)
                             if p['publish_markers'] else None)
-        self.attention_pub = self.create_publisher(Float32MultiArray, '/hand/attention', 10)
-        self.create_subscription(PointCloud2, '/hand/keypoints', self._on_cloud, 10)
+        self.attention_pub = self.create_publisher(Float32MultiArray, ATTENTION_TOPIC, 10)
+        self.create_subscription(PointCloud2, KEYPOINTS_TOPIC, self._on_cloud, 10)
         if self.tracker is not None:
             self.get_logger().info(
                 f'sequence IKNet on {self.tracker.device}, window {self.tracker.window} frames, '
@@ -106,7 +104,7 @@ class IKNetNode(Node):
             self._log('no_model', 'error', f'no IKNet loaded ({self.load_error}): '
                                            'keypoints ignored')
             return
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = messages.stamp_ns(msg.header) * 1e-9
         try:
             hands = cloud_to_keypoints(msg)
             start = time.perf_counter()
@@ -125,13 +123,15 @@ class IKNetNode(Node):
             self._log(f'lost_{side}', 'info', f'{side} hand lost: track dropped')
         header = msg.header if not self.frame_id else \
             Header(stamp=msg.header.stamp, frame_id=self.frame_id)
-        self.joints_pub.publish(messages.joint_state(header, out.estimates))
+        publish(self.joints_pub, messages.joint_state(header, out.estimates), self._observer)
         if self.tf_pub is not None and out.estimates:
-            self.tf_pub.publish(messages.tf_message(header, out.estimates))
+            publish(self.tf_pub, messages.tf_message(header, out.estimates), self._observer)
         if self.markers_pub is not None:
-            self.markers_pub.publish(messages.skeleton_markers(header, out.estimates))
+            publish(self.markers_pub, messages.skeleton_markers(header, out.estimates),
+                    self._observer)
         if out.estimates:
-            self.attention_pub.publish(messages.attention_message(out.estimates))
+            publish(self.attention_pub, messages.attention_message(out.estimates),
+                    self._observer)
         self.published += 1
 
     def update_ms_p50(self) -> float:
@@ -142,8 +142,8 @@ class IKNetNode(Node):
 def use_one_torch_thread():
     """Keep torch to one intra-op thread: the node shares the cores with MediaPipe.
 
-    torch's default pool (one thread per core) oversubscribes them: one tracker update took
-    260 ms instead of 4.6 ms on two busy cores here.
+    torch's default pool (one thread per core) oversubscribes busy cores, and a batch-1 forward
+    gains nothing from more threads.
     """
     import torch
     torch.set_num_threads(1)

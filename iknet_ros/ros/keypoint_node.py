@@ -1,7 +1,7 @@
 """keypoint_node: MediaPipe hand keypoints of each camera image, as a PointCloud2.
 
-Subscribes ``image`` (and optionally ``camera_info``), publishes ``/hand/keypoints`` and
-``/hand/debug_image`` with the image's header unchanged (see DESIGN.md's topic contract).
+Subscribes ``image`` (and optionally ``camera_info``), publishes ``hand/keypoints`` and
+``hand/debug_image`` with the image's header unchanged (the README's topic table).
 Inference runs on a worker thread fed by a one-slot buffer: when it is slower than the camera the
 newest image is processed and older ones are dropped, so no backlog builds up. The debug image is
 drawn and sent by a second such thread, so it never delays the next detection.
@@ -9,46 +9,46 @@ drawn and sent by a second such thread, so it never delays the next detection.
 import sys
 import threading
 
-import rclpy
 import rclpy.logging
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from iknet_ros.detect.detector import HandDetector, draw_landmarks
-from iknet_ros.detect.types import Intrinsics
+from iknet_ros.detect.detector import HandDetector
+from iknet_ros.detect.drawing import draw_landmarks
+from iknet_ros.hand.keypoints import Intrinsics
 from iknet_ros.ros.conversions import (
     ImageConversionError,
     image_to_rgb,
     keypoints_to_cloud,
     rgb_to_image,
 )
-from iknet_ros.ros.node_main import run_node
+from iknet_ros.ros.messages import stamp_ns
+from iknet_ros.ros.node_main import publish, run_node
+from iknet_ros.ros.parameters import Param, declare
 
 LOG_THROTTLE_SEC = 5.0
-_UNIT = FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)
-_PIXELS = FloatingPointRange(from_value=0.0, to_value=1e6, step=0.0)
+KEYPOINTS_TOPIC, DEBUG_IMAGE_TOPIC = 'hand/keypoints', 'hand/debug_image'
 
-# name -> (default, description, range or None); all read-only: they build the detector
 PARAMETERS = {
-    'max_hands': (2, 'Most hands to detect per image (1-4).',
-                  IntegerRange(from_value=1, to_value=4, step=1)),
-    'min_detection_confidence': (0.5, 'Palm detection score needed to start a hand.', _UNIT),
-    'min_presence_confidence': (0.5, 'Hand presence score needed to keep a hand.', _UNIT),
-    'min_tracking_confidence': (0.5, 'Tracking score below which the palm detector runs again.',
-                                _UNIT),
-    'model_path': ('', "MediaPipe hand_landmarker.task; '' = the models bundled with "
-                       'mediapipe 0.10.21.', None),
-    'mirrored': (False, 'Images are mirrored (selfie view); the published hand side is the '
-                        'true one either way.', None),
-    'publish_debug_image': (True, 'Publish /hand/debug_image with the landmarks drawn, while '
-                                  'someone subscribes to it.', None),
-    'fx': (0.0, 'Focal length x (px); 0 = from camera_info, else no camera-frame placement.',
-           _PIXELS),
-    'fy': (0.0, 'Focal length y (px); 0 = from camera_info, else fx.', _PIXELS),
-    'cx': (0.0, 'Principal point x (px); 0 with fx set = image centre.', _PIXELS),
-    'cy': (0.0, 'Principal point y (px); 0 with fx set = image centre.', _PIXELS),
+    'max_hands': Param(2, 'Most hands to detect per image (1-4).', low=1, high=4),
+    'min_detection_confidence': Param(0.5, 'Palm detection score needed to start a hand.',
+                                      low=0.0, high=1.0),
+    'min_presence_confidence': Param(0.5, 'Hand presence score needed to keep a hand.',
+                                     low=0.0, high=1.0),
+    'min_tracking_confidence': Param(0.5, 'Tracking score below which the palm detector runs '
+                                          'again.', low=0.0, high=1.0),
+    'model_path': Param('', "MediaPipe hand_landmarker.task; '' = the models bundled with "
+                            'mediapipe 0.10.21.'),
+    'mirrored': Param(False, 'Images are mirrored (selfie view); the published hand side is the '
+                             'true one either way.'),
+    'publish_debug_image': Param(True, 'Publish hand/debug_image with the landmarks drawn, '
+                                       'while someone subscribes to it.'),
+    'fx': Param(0.0, 'Focal length x (px); 0 = from camera_info, else no camera-frame '
+                     'placement.', low=0.0, high=1e6),
+    'fy': Param(0.0, 'Focal length y (px); 0 = from camera_info, else fx.', low=0.0, high=1e6),
+    'cx': Param(0.0, 'Principal point x (px); 0 with fx set = image centre.', low=0.0, high=1e6),
+    'cy': Param(0.0, 'Principal point y (px); 0 with fx set = image centre.', low=0.0, high=1e6),
 }
 
 
@@ -96,23 +96,17 @@ class NewestOnly:
         self._thread.join(timeout=5.0)
 
 
-def _descriptor(description, value_range) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=description, read_only=True)
-    if isinstance(value_range, IntegerRange):
-        descriptor.integer_range = [value_range]
-    elif isinstance(value_range, FloatingPointRange):
-        descriptor.floating_point_range = [value_range]
-    return descriptor
-
-
 class KeypointNode(Node):
-    """Hand keypoints (x y z u v hand score) of the newest camera image."""
+    """Hand keypoints (x y z u v hand score) of the newest camera image.
 
-    def __init__(self, **kwargs):
+    `observer` (optional) is handed what the node publishes (see `node_main.publish`); one that
+    watches the debug image has it drawn whether or not anyone subscribes.
+    """
+
+    def __init__(self, observer=None, **kwargs):
         super().__init__('keypoint_node', **kwargs)
-        # declare_parameter rejects values outside a descriptor's range with a clear exception
-        p = {name: self.declare_parameter(name, default, _descriptor(text, value_range)).value
-             for name, (default, text, value_range) in PARAMETERS.items()}
+        p = declare(self, PARAMETERS)
+        self._observer = observer
         self.detector = HandDetector(
             max_hands=p['max_hands'], min_detection_confidence=p['min_detection_confidence'],
             min_presence_confidence=p['min_presence_confidence'],
@@ -129,11 +123,11 @@ class KeypointNode(Node):
         self.last_rejection = ''
         self._input_loggers = {}  # one logger per kind of bad input: each kind throttled apart
 
-        self.keypoints_pub = self.create_publisher(PointCloud2, '/hand/keypoints', 10)
-        self.debug_pub = (self.create_publisher(Image, '/hand/debug_image',
-                                                qos_profile_sensor_data)
+        self.keypoints_pub = self.create_publisher(PointCloud2, KEYPOINTS_TOPIC, 10)
+        self.debug_pub = (self.create_publisher(Image, DEBUG_IMAGE_TOPIC, qos_profile_sensor_data)
                           if self._publish_debug else None)
-        self.debug_image_tapped = False  # an in-process recorder reads the publisher directly
+        self._debug_observed = (self.debug_pub is not None and observer is not None
+                                and self.debug_pub.topic_name in observer.topics)
         self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
         if p['fx'] <= 0.0:
             self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
@@ -150,6 +144,11 @@ class KeypointNode(Node):
     def taken(self) -> int:
         """Images the detector thread started on (received - dropped - waiting)."""
         return self._detection.taken
+
+    @property
+    def debug_images_drawn(self) -> int:
+        """Debug images handed to the drawing thread."""
+        return self._drawing.taken if self._drawing is not None else 0
 
     @property
     def dropped(self) -> int:
@@ -197,24 +196,25 @@ class KeypointNode(Node):
 
     def _process(self, msg: Image):
         rgb = image_to_rgb(msg)
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         restarts = self.detector.restarts
-        hands = self.detector.detect(rgb, stamp_ns, self._intrinsics(msg.width, msg.height))
+        hands = self.detector.detect(rgb, stamp_ns(msg.header),
+                                     self._intrinsics(msg.width, msg.height))
         if self.detector.restarts != restarts:
             self.get_logger().info('image stamp did not increase (bag loop?): tracking restarted',
                                    throttle_duration_sec=LOG_THROTTLE_SEC)
         self.processed += 1
-        self.keypoints_pub.publish(keypoints_to_cloud(msg.header, hands))
-        # drawing and sending a full image costs a 720p frame 15 % of the pipeline's throughput
-        # here: only while someone looks
-        if self._drawing is not None and (self.debug_image_tapped
+        publish(self.keypoints_pub, keypoints_to_cloud(msg.header, hands), self._observer)
+        # drawing and sending a full image is a large part of the node's work: only while
+        # someone looks
+        if self._drawing is not None and (self._debug_observed
                                           or self.debug_pub.get_subscription_count() > 0):
             self._drawing.put((rgb, hands, msg.header))
 
     def _publish_debug_image(self, item):
         rgb, hands, header = item
         try:
-            self.debug_pub.publish(rgb_to_image(draw_landmarks(rgb, hands), header))
+            publish(self.debug_pub, rgb_to_image(draw_landmarks(rgb, hands), header),
+                    self._observer)
         except Exception as error:  # a lost debug image must not stop the node
             self.get_logger().error(f'debug image failed: {error!r}',
                                     throttle_duration_sec=LOG_THROTTLE_SEC)

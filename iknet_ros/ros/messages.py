@@ -1,7 +1,8 @@
-"""iknet_node's output messages, built from the tracker's estimates (pure: no node, no DDS).
+"""iknet_node's output messages, built from the tracker's estimates, and read back (no DDS).
 
-Every builder takes the header of the keypoint cloud (the image's stamp and frame, see DESIGN.md's
-topic contract) so the outputs line up with the image they came from.
+Every builder takes the header of the keypoint cloud (the image's stamp and frame, the README's
+topic table) so the outputs line up with the image they came from. The readers take any object
+with the message's fields (an rclpy message, or one read back from a bag with rosbags).
 """
 import array
 
@@ -43,6 +44,24 @@ def joint_state(header: Header, estimates: list) -> MultiDOFJointState:
     return msg
 
 
+def stamp_ns(header) -> int:
+    """A header's stamp in nanoseconds.
+
+    Not `rclpy.time.Time.from_msg`, which refuses the stamps of messages read back from a bag.
+    """
+    return header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+
+
+def rotations_by_side(msg) -> dict:
+    """{side: (quat_xyzw (21, 4), offsets (21, 3))} of a joint-rotations message."""
+    sides = {}
+    for name, t in zip(msg.joint_names, msg.transforms, strict=True):
+        quats, offsets = sides.setdefault(name.split('_', 1)[0], ([], []))
+        quats.append((t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w))
+        offsets.append((t.translation.x, t.translation.y, t.translation.z))
+    return {side: (np.array(q), np.array(o)) for side, (q, o) in sides.items()}
+
+
 def tf_message(header: Header, estimates: list) -> TFMessage:
     """Return the kinematic tree as TF frames, rooted at the header frame.
 
@@ -65,13 +84,7 @@ def _color(rgb, alpha: float = 1.0) -> ColorRGBA:
     return ColorRGBA(r=float(rgb[0]), g=float(rgb[1]), b=float(rgb[2]), a=float(alpha))
 
 
-def joint_color(joint: int) -> tuple:
-    """RGB of a joint: its finger's colour, the wrist grey."""
-    finger = sk.FINGER_OF_JOINT[joint]
-    return sk.WRIST_COLOR if finger < 0 else sk.FINGER_COLORS[finger]
-
-
-_JOINT_COLORS = [_color(joint_color(j)) for j in range(sk.NUM_JOINTS)]  # bones: their child's
+_JOINT_COLORS = [_color(sk.joint_color(j)) for j in range(sk.NUM_JOINTS)]  # bones: their child's
 
 
 def _points(positions) -> list:
@@ -126,3 +139,13 @@ def attention_message(estimates: list) -> Float32MultiArray:
     msg.layout.data_offset = 0
     msg.data = array.array('f', np.ascontiguousarray(data).tobytes())
     return msg
+
+
+def attention_by_side(msg) -> dict:
+    """{side: (layers, T) attention} of an attention message."""
+    dims = msg.layout.dim
+    if len(dims) != 3 or not dims[0].size:
+        return {}
+    sides = dims[0].label.split(':', 1)[1].split(',')
+    data = np.asarray(msg.data, np.float32).reshape(dims[0].size, dims[1].size, dims[2].size)
+    return dict(zip(sides, data, strict=True))

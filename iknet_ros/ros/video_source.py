@@ -1,66 +1,65 @@
 """video_source: a video file or camera as a ROS camera (``image`` + ``camera_info``).
 
 Frames are published at the file's frame rate (or as fast as the camera delivers them), stamped
-with the node clock at capture. Intrinsics are a pinhole guess: ``fx`` if given, else from the
-horizontal field of view ``fov_deg`` (65 deg, a typical webcam, gives fx = 1005 px at 1280 px
-wide), square pixels, principal point at the image centre, no distortion.
+with the node clock at capture. Intrinsics are a pinhole guess (``detect.video.guess_intrinsics``):
+``fx`` if given, else from the horizontal field of view ``fov_deg``.
 """
-import math
 import sys
 import threading
 import time
 
 import cv2
-from rcl_interfaces.msg import ParameterDescriptor
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from iknet_ros.detect.video import VideoFrames, VideoSourceError
+from iknet_ros.detect.video import DEFAULT_FOV_DEG, VideoFrames, VideoSourceError, guess_intrinsics
 from iknet_ros.ros.node_main import run_node
+from iknet_ros.ros.parameters import Param, declare
 
 PARAMETERS = {
-    'video': ('', 'Video file to play; empty = use the camera parameter.'),
-    'camera': (-1, 'Camera index to capture from when video is empty (e.g. 0).'),
-    'loop': (False, 'Start the video file again at its end.'),
-    'fps': (0.0, 'Publishing rate for a file; 0 = its own frame rate.'),
-    'encoding': ('rgb8', 'Image encoding to publish: rgb8 or bgr8.'),
-    'frame_id': ('camera_optical_frame', 'frame_id of the image and camera_info headers.'),
-    'fov_deg': (65.0, 'Horizontal field of view (deg) for the pinhole guess when fx is 0.'),
-    'fx': (0.0, 'Focal length (px) to publish in camera_info; 0 = from fov_deg.'),
-    'wait_for_subscriber': (False, 'Hold the first frame until image has a subscriber (and '
-                                   'camera_info, for up to 1 s more): no frame lost at start.'),
+    'video': Param('', 'Video file to play; empty = use the camera parameter.'),
+    'camera': Param(-1, 'Camera index to capture from when video is empty (e.g. 0).', low=-1),
+    'loop': Param(False, 'Start the video file again at its end.'),
+    'fps': Param(0.0, 'Publishing rate for a file; 0 = its own frame rate.', low=0.0),
+    'encoding': Param('rgb8', 'Image encoding to publish: rgb8 or bgr8.',
+                      choices=('rgb8', 'bgr8')),
+    'frame_id': Param('camera_optical_frame', 'frame_id of the image and camera_info headers.'),
+    'fov_deg': Param(65.0, 'Horizontal field of view (deg) for the pinhole guess when fx is 0.',
+                     above=0.0, high=179.0),
+    'fx': Param(0.0, 'Focal length (px) to publish in camera_info; 0 = from fov_deg.', low=0.0),
+    'wait_for_subscriber': Param(False, 'Hold the first frame until image has a subscriber '
+                                        '(and camera_info, for up to 1 s more): no frame lost '
+                                        'at start.'),
 }
 
 
 def pinhole_camera_info(width: int, height: int, fx: float = 0.0,
-                        fov_deg: float = 65.0) -> CameraInfo:
-    """Return a CameraInfo guess: square pixels, centred principal point, no distortion."""
-    if fx <= 0.0:
-        if not 0.0 < fov_deg < 180.0:
-            raise ValueError(f'fov_deg must be in (0, 180), got {fov_deg}')
-        fx = (width / 2.0) / math.tan(math.radians(fov_deg) / 2.0)
-    cx, cy = width / 2.0, height / 2.0
-    return CameraInfo(width=width, height=height, distortion_model='plumb_bob',
-                      d=[0.0] * 5, k=[fx, 0.0, cx, 0.0, fx, cy, 0.0, 0.0, 1.0],
+                        fov_deg: float = DEFAULT_FOV_DEG) -> CameraInfo:
+    """A CameraInfo of `guess_intrinsics`: square pixels, centred principal point, no distortion."""
+    k = guess_intrinsics(width, height, fx, fov_deg)
+    return CameraInfo(width=width, height=height, distortion_model='plumb_bob', d=[0.0] * 5,
+                      k=k.matrix.ravel().tolist(),
                       r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-                      p=[fx, 0.0, cx, 0.0, 0.0, fx, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+                      p=np.hstack([k.matrix, np.zeros((3, 1))]).ravel().tolist())
 
 
 class VideoSource(Node):
-    """Publishes a video file's or a camera's frames with capture stamps and a pinhole guess."""
+    """Publishes a video file's or a camera's frames with capture stamps and a pinhole guess.
 
-    def __init__(self, **kwargs):
+    `frames` (optional) replaces the video or camera the parameters name: any object with
+    `VideoFrames`' read(), close(), size, fps, is_camera and source (e.g. a paced source).
+    """
+
+    def __init__(self, frames=None, **kwargs):
         super().__init__('video_source', **kwargs)
-        p = {name: self.declare_parameter(
-                 name, default, ParameterDescriptor(description=text, read_only=True)).value
-             for name, (default, text) in PARAMETERS.items()}
-        if p['encoding'] not in ('rgb8', 'bgr8'):
-            raise ValueError(f"encoding must be 'rgb8' or 'bgr8', got {p['encoding']!r}")
-        if not p['video'] and p['camera'] < 0:
+        p = declare(self, PARAMETERS)
+        if frames is None and not p['video'] and p['camera'] < 0:
             raise ValueError('set the video parameter (a file) or camera (an index >= 0)')
-        self.frames = VideoFrames(p['video'] or p['camera'], loop=p['loop'])  # VideoSourceError
+        # VideoSourceError when it does not open
+        self.frames = frames or VideoFrames(p['video'] or p['camera'], loop=p['loop'])
         width, height = self.frames.size
         self.camera_info = pinhole_camera_info(width, height, p['fx'], p['fov_deg'])
         self.encoding = p['encoding']

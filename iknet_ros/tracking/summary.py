@@ -19,8 +19,6 @@ from scipy.spatial.transform import Rotation
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
 
-_PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
-
 
 def joint_positions(quat_xyzw, offsets) -> np.ndarray:
     """(21, 3) camera-frame positions from local rotations and offsets (row 0 = the wrist)."""
@@ -104,7 +102,7 @@ class RunSummary:
         for stamp in sorted(self.inputs):
             for side, xyz in self.inputs[stamp].items():
                 fed.setdefault(side, []).append(
-                    np.linalg.norm(xyz[1:] - xyz[_PARENTS[1:]], axis=-1))
+                    np.linalg.norm(xyz[1:] - xyz[sk.PARENT_INDEX[1:]], axis=-1))
         return ([np.stack(v) for v in published.values()], [np.stack(v) for v in fed.values()])
 
     def result(self, frames_in: int, seconds: float, **extra) -> dict:

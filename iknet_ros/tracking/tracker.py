@@ -22,17 +22,17 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from iknet_ros.detect.types import HandKeypoints
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
+from iknet_ros.hand.keypoints import HandKeypoints, best_per_side
 from iknet_ros.model.checkpoint import load_checkpoint
-from iknet_ros.model.networks import inference_forward, traced
-from iknet_ros.model.one_euro import OneEuroFilter
+from iknet_ros.model.device import choose_device
+from iknet_ros.model.runtime import inference_forward, traced
+from iknet_ros.tracking.one_euro import OneEuroFilter
 
 _PALM_CHILDREN = [j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == sk.ROOT]
 _REST_DIRECTIONS = sk.REST_OFFSETS / np.maximum(
     np.linalg.norm(sk.REST_OFFSETS, axis=-1, keepdims=True), 1e-9)
-_PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
 # m between two frames: farther is not the same hand moving (10 m/s at 30 fps) but a change of
 # coordinates (hand-centred -> camera frame when camera_info arrives) or another hand
 MAX_WRIST_JUMP = 0.3
@@ -106,12 +106,7 @@ class HandTracker:
 
     def __init__(self, checkpoint=None, device: str = 'auto', reset_after: float = 0.5,
                  bone_window: int = 30, detail_hz: float = 3.0, smoothing_hz: float = 6.0):
-        if device == 'auto':
-            device = 'cuda' if torch.cuda.is_available() else 'cpu'
-        if device not in ('cpu', 'cuda'):
-            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
-        if device == 'cuda' and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        device = choose_device(device)
         if reset_after <= 0 or bone_window < 1:
             raise ValueError('reset_after must be > 0 s and bone_window >= 1 frame')
         if detail_hz <= 0 or smoothing_hz <= 0:
@@ -144,10 +139,7 @@ class HandTracker:
                 del self.tracks[side]
                 out.resets[side] = (f'stamp went backwards by {track.last_stamp - stamp:.3f} s '
                                     '(bag loop?)')
-        best = {}
-        for hand in hands:  # one hand per side: keep the most confident
-            if hand.side not in best or hand.score > best[hand.side].score:
-                best[hand.side] = hand
+        best = best_per_side(hands)
         if not best:
             return out
         tracks = []
@@ -227,7 +219,7 @@ class HandTracker:
         """
         if track.shape is not None:
             return track.shape
-        track.bone_lengths.append(np.linalg.norm(xyz - xyz[_PARENTS], axis=-1))
+        track.bone_lengths.append(np.linalg.norm(xyz - xyz[sk.PARENT_INDEX], axis=-1))
         track.palm.append((xyz - xyz[sk.ROOT]) @ wrist_rot)
         lengths = np.mean(np.stack(track.bone_lengths), axis=0)                 # (21,)
         palm = np.mean(np.stack(track.palm), axis=0)                            # (21, 3)

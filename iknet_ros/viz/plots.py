@@ -1,8 +1,7 @@
-"""Plots (matplotlib, Agg backend, PNG) and the ``iknet-ros plot KIND`` command.
+"""Figures of the models and the synthetic data (matplotlib, Agg backend, PNG).
 
-``draw_skeleton_3d`` is the one way to draw a hand: bones coloured per finger from the skeleton
-definition, equal axis scales. Plot kinds are listed in ``KINDS``; each has its own options and is
-run as ``iknet-ros plot KIND ...``.
+``draw_skeleton_3d`` is the one way to draw a hand in 3D: bones coloured per finger from the
+skeleton definition, equal axis scales. ``iknet-ros plot KIND`` draws these.
 """
 from pathlib import Path
 
@@ -49,12 +48,11 @@ def draw_skeleton_3d(ax, positions, view=HAND_VIEW, color=None, linestyle='-', a
     """
     p = np.asarray(positions, dtype=float) @ np.asarray(view, dtype=float).T   # (21, 3)
     for parent, child in sk.BONES:
-        finger = sk.FINGER_OF_JOINT[child]
-        c = color if color is not None else sk.FINGER_COLORS[finger]
+        c = color if color is not None else sk.joint_color(child)
         ax.plot(*p[[parent, child]].T, color=c, linestyle=linestyle, alpha=alpha,
                 linewidth=linewidth)
-    joint_colors = [color if color is not None else
-                    (sk.WRIST_COLOR if f < 0 else sk.FINGER_COLORS[f]) for f in sk.FINGER_OF_JOINT]
+    joint_colors = [color if color is not None else sk.joint_color(j)
+                    for j in range(sk.NUM_JOINTS)]
     ax.scatter(*p.T, c=joint_colors, s=joint_size, alpha=alpha, depthshade=False, label=label)
     if equal:
         set_axes_equal(ax, p)
@@ -78,8 +76,8 @@ def plot_skeleton(out, seed: int = 0, poses=SKELETON_POSES, frames: int = 4):
     """Draw named poses (reference hand, palm side) and true vs noisy frames of a sequence."""
     import torch
 
-    from iknet_ros.hand.motion import generate_motion, pose_positions
-    from iknet_ros.hand.observation import observe
+    from iknet_ros.synth.motion import generate_motion, pose_positions
+    from iknet_ros.synth.observation import observe
 
     plt = pyplot()
     cols = 4
@@ -112,27 +110,7 @@ def plot_skeleton(out, seed: int = 0, poses=SKELETON_POSES, frames: int = 4):
     fig.suptitle(f'iknet_ros generated hands (seed {seed}); bones coloured per finger: thumb red, '
                  'index yellow, middle green, ring blue, pinky magenta', fontsize=10)
     fig.tight_layout()
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return Path(out)
-
-
-def _skeleton_arguments(parser):
-    parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
-    parser.add_argument('--seed', type=int, default=0, help='sequence seed (default 0)')
-    parser.add_argument('--models', nargs='*', metavar='DIR', default=None,
-                        help='instead: input, model predictions and truth of a fast held-out '
-                             'motion (no DIR: the shipped baseline and sequence weights)')
-
-
-def _skeleton_run(args) -> int:
-    if args.models is not None:
-        path = plot_predictions(args.models or _default_checkpoints(), args.out)
-    else:
-        path = plot_skeleton(args.out, args.seed)
-    print(f'wrote {path}')
-    return 0
+    return save(fig, out)
 
 
 # --- plots of the trained models -----------------------------------------------------------------
@@ -165,7 +143,7 @@ def plot_curves(folders, out):
     axes[0].set_ylabel('MPJPE (mm)')
     axes[1].legend()
     fig.tight_layout()
-    return _save(fig, out)
+    return save(fig, out)
 
 
 def _held_out_sample(sequence: int, frame: int, level='realistic', frames: int = 90):
@@ -230,15 +208,15 @@ def plot_attention(folder, out, sequence: int = 0, frame: int = 45, heads: bool 
     fig.suptitle(f'sequence IKNet attention, held-out sequence {s}, frame {f} (realistic noise)',
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, out)
+    return save(fig, out)
 
 
 def plot_predictions(folders, out, frames: int = 4):
     """Noisy input, baseline, sequence prediction and truth for frames of a fast held-out motion."""
     import torch
 
+    from iknet_ros.evaluation.synthetic import predict_sequences
     from iknet_ros.model.checkpoint import load_checkpoint
-    from iknet_ros.model.evaluate import predict_sequences
     from iknet_ros.model.metrics import predicted_positions, wrist_aligned
 
     data, _, _ = _held_out_sample(15, 0)
@@ -271,68 +249,19 @@ def plot_predictions(folders, out, frames: int = 4):
     fig.suptitle('fast held-out motion: each prediction (dark) over the truth (coloured, faint)',
                  fontsize=10)
     fig.tight_layout()
-    return _save(fig, out)
+    return save(fig, out)
 
 
-def _save(fig, out):
-    plt = pyplot()
+def save(fig, out, dpi: int = 110) -> Path:
+    """Write `fig` as a PNG at `out` (its folder made), close it, return the path."""
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    fig.savefig(out, dpi=dpi)
+    pyplot().close(fig)
     return Path(out)
 
 
-def _default_checkpoints():
+def default_checkpoints() -> list:
+    """The shipped baseline and sequence checkpoint folders."""
     from iknet_ros.model.checkpoint import default_checkpoint
 
     return [default_checkpoint('baseline'), default_checkpoint('sequence')]
-
-
-def _curves_arguments(parser):
-    parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
-    parser.add_argument('--checkpoint', nargs='*', default=[], metavar='DIR',
-                        help='checkpoint folders with history.json (default: shipped weights)')
-
-
-def _curves_run(args) -> int:
-    print(f'wrote {plot_curves(args.checkpoint or _default_checkpoints(), args.out)}')
-    return 0
-
-
-def _attention_arguments(parser):
-    parser.add_argument('--out', required=True, metavar='FILE.png', help='PNG to write')
-    parser.add_argument('--checkpoint', default=None, metavar='DIR',
-                        help='sequence checkpoint (default: shipped weights)')
-    parser.add_argument('--sequence', type=int, default=0, help='held-out sequence index')
-    parser.add_argument('--frame', type=int, default=45, help='newest frame of the window')
-    parser.add_argument('--heads', action='store_true', help='also draw every head')
-
-
-def _attention_run(args) -> int:
-    path = plot_attention(args.checkpoint, args.out, args.sequence, args.frame, args.heads)
-    print(f'wrote {path}')
-    return 0
-
-
-# kind -> (one-line help, add_arguments(parser), run(args) -> int)
-KINDS = {
-    'skeleton': ('3D skeletons of generated poses and true vs noisy keypoints, or (--models) '
-                 'model predictions on a fast motion', _skeleton_arguments, _skeleton_run),
-    'curves': ('training and validation MPJPE per epoch', _curves_arguments, _curves_run),
-    'attention': ('attention maps of the sequence IKNet on a held-out window',
-                  _attention_arguments, _attention_run),
-}
-
-
-def add_arguments(parser):
-    """Add one sub-command per plot kind: ``iknet-ros plot KIND ...``."""
-    kinds = parser.add_subparsers(dest='kind', metavar='KIND', required=True)
-    for name, (help_text, add, run_kind) in KINDS.items():
-        sub = kinds.add_parser(name, help=help_text, description=help_text)
-        add(sub)
-        sub.set_defaults(plot_run=run_kind)
-
-
-def run(args) -> int:
-    """Run the chosen plot kind."""
-    return args.plot_run(args)

@@ -1,4 +1,4 @@
-"""Plain data passed between the detector, the nodes and the tracker (no MediaPipe, no rclpy)."""
+"""Keypoint types passed between the detector, the nodes and the tracker (no MediaPipe or rclpy)."""
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,3 +43,12 @@ class Intrinsics:
     def matrix(self) -> np.ndarray:
         """Return the 3x3 camera matrix K."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+
+def best_per_side(hands) -> dict:
+    """{side: hand} keeping the most confident hand of each side (one track per side)."""
+    best = {}
+    for hand in hands:
+        if hand.side not in best or hand.score > best[hand.side].score:
+            best[hand.side] = hand
+    return best

@@ -1,4 +1,4 @@
-"""Noise statistics of keypoint sequences, and the ``noise-report`` command.
+"""Noise statistics of keypoint sequences (``iknet-ros noise-report``).
 
 The ``realistic`` observation level is calibrated by computing the same statistics on real
 MediaPipe landmarks and on synthetic observations. The real file is wrist-centred and rotated into
@@ -6,23 +6,19 @@ a wrist frame estimated from joints 0/5/9 (dex-retargeting's convention), so syn
 are put into such a frame, estimated from their own noisy joints, before measuring: global motion
 is removed the same way and the frame's own wobble counts on both sides.
 """
-import json
 from pathlib import Path
 
 import numpy as np
 
 from iknet_ros.hand import skeleton as sk
+from iknet_ros.paths import real_data_dir
 
 REAL_FILE_NAME = 'right_hand_world_landmarks_wristframe.npy'
-# <repo>/../shared/data/real/, the shared real-data folder beside the checkout
-DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / 'shared' / 'data' / 'real' \
-    / REAL_FILE_NAME
-# what DESIGN.md reports for the real file (used when it is absent, e.g. by tests)
+# what the README reports for the real file (used when it is absent, e.g. by tests)
 REAL_REFERENCE = {'bone_rel_std_pct': 8.6, 'accel_mm': 3.1, 'resid_mm_mean': 2.0,
                   'resid_mm_p95': 7.5}
 KEYS = ('bone_rel_std_pct', 'bone_std_mm_min', 'bone_std_mm_max', 'accel_mm', 'resid_mm_mean',
         'resid_mm_p95')
-_PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
 
 
 def to_wrist_frame(positions) -> np.ndarray:
@@ -54,7 +50,7 @@ def noise_stats(sequences) -> dict:
     x = np.asarray(sequences, dtype=np.float64) * 1000.0                # mm
     if x.ndim == 3:
         x = x[None]
-    lengths = np.linalg.norm(x[:, :, 1:] - x[:, :, _PARENTS[1:]], axis=-1)  # (B, F, 20)
+    lengths = np.linalg.norm(x[:, :, 1:] - x[:, :, sk.PARENT_INDEX[1:]], axis=-1)  # (B, F, 20)
     bone_std = lengths.std(axis=1)                                      # (B, 20)
     rel = (bone_std / lengths.mean(axis=1)).mean(axis=0) * 100.0       # (20,)
     accel = np.linalg.norm(x[:, 2:] - 2.0 * x[:, 1:-1] + x[:, :-2], axis=-1)
@@ -68,9 +64,9 @@ def noise_stats(sequences) -> dict:
             'resid_mm_p95': float(np.percentile(resid, 95))}
 
 
-def real_stats(path=DEFAULT_REAL):
-    """Statistics of the real MediaPipe file, or None when it is absent."""
-    path = Path(path)
+def real_stats(path=None):
+    """Statistics of the real MediaPipe file (default: the shared one), or None when absent."""
+    path = Path(path) if path else real_data_dir() / REAL_FILE_NAME
     if not path.exists():
         return None
     return noise_stats(np.load(path))
@@ -79,8 +75,8 @@ def real_stats(path=DEFAULT_REAL):
 def synthetic_stats(sequences: int = 32, frames: int = 621, seed: int = 0,
                     level: str = 'realistic') -> dict:
     """Statistics of synthetic observations, measured like the real file (in a wrist frame)."""
-    from iknet_ros.hand.motion import generate_motion
-    from iknet_ros.hand.observation import observe
+    from iknet_ros.synth.motion import generate_motion
+    from iknet_ros.synth.observation import observe
 
     rng = np.random.default_rng(seed)
     motion = generate_motion(sequences, frames, rng)
@@ -98,36 +94,3 @@ def report(real, synthetic) -> str:
         else:
             lines.append(f'{key:<18}{real[key]:>10.2f}{syn:>12.2f}{syn / real[key]:>8.2f}')
     return '\n'.join(lines)
-
-
-def add_arguments(parser):
-    """Options of ``iknet-ros noise-report``."""
-    parser.add_argument('--json', metavar='FILE', help='write {"real": ..., "synthetic": ...}')
-    parser.add_argument('--sequences', type=int, default=32,
-                        help='synthetic sequences of 621 frames to measure (default 32)')
-    parser.add_argument('--seed', type=int, default=0, help='synthetic data seed (default 0)')
-    parser.add_argument('--level', default='realistic', help='noise level (default realistic)')
-    parser.add_argument('--real', metavar='FILE', default=str(DEFAULT_REAL),
-                        help=f'real MediaPipe landmarks (default {DEFAULT_REAL})')
-
-
-def run(args) -> int:
-    """Print real vs synthetic noise statistics; optionally write them as JSON."""
-    from iknet_ros.cli import CliError
-    from iknet_ros.hand.observation import NOISE_LEVELS
-
-    if args.sequences < 1:
-        raise CliError('--sequences must be at least 1')
-    if args.level not in NOISE_LEVELS:
-        raise CliError(f'unknown level {args.level!r}; valid: {", ".join(sorted(NOISE_LEVELS))}')
-    real = real_stats(args.real)
-    if real is None:
-        print(f'real data not available: {args.real} is absent; reporting synthetic only')
-    synthetic = synthetic_stats(args.sequences, seed=args.seed, level=args.level)
-    print(report(real, synthetic))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({'real': real, 'synthetic': synthetic}, indent=2)
-                                   + '\n')
-        print(f'wrote {args.json}')
-    return 0

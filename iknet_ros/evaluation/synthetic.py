@@ -1,23 +1,21 @@
-"""`iknet-ros evaluate`: the held-out comparison in millimetres, side by side.
+"""The synthetic held-out comparison in millimetres, side by side (`iknet-ros evaluate`).
 
 For each noise level it reports the detections themselves, the detections smoothed by a One Euro
 filter (minimal-hand's demo setting and one tuned on training seeds), and each model run with
 sliding windows along every held-out sequence.
 """
 import itertools
-import json
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from iknet_ros.cli import CliError
-from iknet_ros.hand.motion import generate_motion
-from iknet_ros.hand.observation import observe
 from iknet_ros.model import data as hand_data
-from iknet_ros.model.checkpoint import CheckpointError, default_checkpoint, load_checkpoint
+from iknet_ros.model.checkpoint import default_checkpoint, load_checkpoint
 from iknet_ros.model.metrics import accel_error_mm, angle_error_deg, mpjpe_mm, predicted_positions
-from iknet_ros.model.one_euro import OneEuroFilter
+from iknet_ros.synth.motion import generate_motion
+from iknet_ros.synth.observation import observe
+from iknet_ros.tracking.one_euro import OneEuroFilter
 
 LEVELS = ('realistic', 'clean')
 FPS = 30.0
@@ -108,30 +106,3 @@ def load_for_evaluation(folders, device) -> dict:
     kinds = [config['kind'] for _, _, config in loaded]
     return {(config['kind'] if kinds.count(config['kind']) == 1 else folder.name): model
             for folder, model, config in loaded}
-
-
-def add_arguments(parser):
-    """Arguments of `iknet-ros evaluate`."""
-    parser.add_argument('--checkpoint', nargs='*', default=[], metavar='DIR',
-                        help='checkpoint folders (default: the shipped baseline and sequence)')
-    parser.add_argument('--sequences', type=int, default=64, help='held-out sequences per level')
-    parser.add_argument('--frames', type=int, default=90, help='frames per sequence (30 fps)')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument('--json', metavar='FILE', help='also write the results as JSON')
-
-
-def run(args) -> int:
-    """Entry point of `iknet-ros evaluate`."""
-    if args.sequences < 1 or args.frames < 3:
-        raise CliError('--sequences must be >= 1 and --frames >= 3')
-    try:
-        models = load_for_evaluation(args.checkpoint, args.device)
-    except CheckpointError as error:
-        raise CliError(str(error)) from error
-    results = evaluate(models, args.sequences, args.frames, args.device)
-    print(format_table(results))
-    print(f'One Euro settings: {results["one_euro_settings"]}')
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + '\n')
-        print(f'wrote {args.json}')
-    return 0

@@ -17,15 +17,14 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from iknet_ros.bench import percentiles
-from iknet_ros.ros.node_main import stop_graph
+from iknet_ros.bench.models import percentiles
+from iknet_ros.paths import default_params, real_video
 
 SIZES = {'1280x720': (1280, 720), '640x360': (640, 360)}
 
@@ -36,76 +35,62 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
     Both clocks are this machine's system clock: ``time.time_ns`` here, Fast DDS's source
     timestamp in iknet_node's process.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from sensor_msgs.msg import MultiDOFJointState, PointCloud2
     from std_msgs.msg import Header
 
-    from iknet_ros.detect.types import HandKeypoints
+    from iknet_ros.hand.keypoints import HandKeypoints
     from iknet_ros.ros.conversions import keypoints_to_cloud
-    from iknet_ros.ros.demo import synthetic_hands
+    from iknet_ros.ros.graph import InProcessGraph, wait_for
+    from iknet_ros.synth.camera import synthetic_hands
 
     xyz, uv, _ = synthetic_hands(messages)
-    child = None
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    executor = SingleThreadedExecutor(context=context)  # as bringup (MultiThreaded: 100s of ms)
-    nodes, thread = [], None
-    try:
-        probe = Node('latency_probe', context=context)
-        nodes.append(probe)
-        sent, published, received = {}, [], []  # ns since the cloud was sent
+    sent, published, received = {}, [], []  # ns since the cloud was sent
+    child, iknet = None, None
+    with InProcessGraph() as graph:
+        probe = graph.add(Node('latency_probe', context=graph.context))
 
         def on_rotations(msg, info):
             now = time.time_ns()
-            key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-            if key in sent:
-                start = sent.pop(key)
+            start = sent.pop((msg.header.stamp.sec, msg.header.stamp.nanosec), None)
+            if start is not None:
                 published.append(info['source_timestamp'] - start)
                 received.append(now - start)
 
-        probe.create_subscription(MultiDOFJointState, '/hand/joint_rotations', on_rotations, 50)
-        publisher = probe.create_publisher(PointCloud2, '/hand/keypoints', 50)
-        if iknet_in_process:
-            from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
+        probe.create_subscription(MultiDOFJointState, 'hand/joint_rotations', on_rotations, 50)
+        publisher = probe.create_publisher(PointCloud2, 'hand/keypoints', 50)
+        try:
+            if iknet_in_process:
+                from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
 
-            use_one_torch_thread()
-            iknet = IKNetNode(context=context)
-            nodes.append(iknet)
-        else:
-            child = subprocess.Popen([sys.executable, '-m', 'iknet_ros.ros.iknet_node'],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for node in nodes:
-            executor.add_node(node)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60.0  # a child process loads torch first
-        while publisher.get_subscription_count() < 1 or probe.count_publishers(
-                '/hand/joint_rotations') < 1:
-            if time.monotonic() > deadline:
+                use_one_torch_thread()
+                iknet = graph.add(IKNetNode(context=graph.context))
+            else:
+                child = subprocess.Popen([sys.executable, '-m', 'iknet_ros.ros.iknet_node'],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # a child process loads torch first
+            if not wait_for(lambda: publisher.get_subscription_count() > 0
+                            and probe.count_publishers('hand/joint_rotations') > 0, timeout=60.0):
                 raise RuntimeError('iknet_node did not come up within 60 s')
-            time.sleep(0.05)
-        time.sleep(0.5)
-        for i in range(messages):
-            header = Header(stamp=probe.get_clock().now().to_msg(),
-                            frame_id='camera_optical_frame')
-            cloud = keypoints_to_cloud(header, [HandKeypoints('right', xyz[i], uv[i], 0.99)])
-            sent[(header.stamp.sec, header.stamp.nanosec)] = time.time_ns()
-            publisher.publish(cloud)
-            time.sleep(1 / 30)
-        time.sleep(0.5)
-    finally:
-        stop_graph(executor, thread, nodes, context)
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=10)
+            time.sleep(0.5)
+            for i in range(messages):
+                header = Header(stamp=probe.get_clock().now().to_msg(),
+                                frame_id='camera_optical_frame')
+                cloud = keypoints_to_cloud(header, [HandKeypoints('right', xyz[i], uv[i], 0.99)])
+                sent[(header.stamp.sec, header.stamp.nanosec)] = time.time_ns()
+                publisher.publish(cloud)
+                time.sleep(1 / 30)
+            wait_for(lambda: not sent, timeout=1.0)
+        finally:
+            if child is not None:
+                child.terminate()
+                child.wait(timeout=10)
     if len(received) < messages // 2:
         raise RuntimeError(f'only {len(received)} of {messages} clouds were answered')
     results = {**percentiles(np.array(published[10:]) / 1e9),  # skip the warm-up
                'received_by_probe': percentiles(np.array(received[10:]) / 1e9),
                'messages': len(received)}
-    if iknet_in_process:  # of which the tracker's own work (the model and the skeleton)
+    if iknet is not None:  # of which the tracker's own work (the model and the skeleton)
         results['tracker_update'] = percentiles(np.array(list(iknet.update_ms)[10:]) / 1000)
     return results
 
@@ -156,9 +141,9 @@ def _pipeline_fps(video: Path, folder: Path) -> tuple:
 
     The CPU is the process's, every thread: decoding, transport, MediaPipe and the IKNet.
     """
-    from iknet_ros.ros.bringup import DEFAULT_PARAMS, run_pipeline
+    from iknet_ros.ros.pipeline import run_pipeline
 
-    params = yaml.safe_load(Path(DEFAULT_PARAMS).read_text())
+    params = yaml.safe_load(default_params().read_text())
     params.setdefault('video_source', {}).setdefault('ros__parameters', {})['fps'] = 1000.0
     path = folder / 'bench_params.yaml'
     path.write_text(yaml.safe_dump(params))
@@ -166,17 +151,15 @@ def _pipeline_fps(video: Path, folder: Path) -> tuple:
     return summary['fps'], summary['cpu_cores'] / summary['fps'] * 1000.0
 
 
-def bench_pipeline(frames: int = 300) -> dict:
+def bench_pipeline(frames: int = 300, messages: int = 150) -> dict:
     """All pipeline figures (skipping the video ones when the real video is absent)."""
-    from iknet_ros.ros.demo import REAL_VIDEO
-
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))  # stay off live graphs
-    results = {'node_latency_ms': {'in_process': _latency(True),
-                                   'two_processes': _latency(False)}}
+    results = {'node_latency_ms': {'in_process': _latency(True, messages),
+                                   'two_processes': _latency(False, messages)}}
     print(f'iknet_node latency (cloud sent -> rotations published; -> received by the probe): '
           f'{results["node_latency_ms"]}')
-    if not REAL_VIDEO.is_file():
-        results['pipeline_skipped'] = f'real video absent: {REAL_VIDEO}'
+    if not real_video().is_file():
+        results['pipeline_skipped'] = f'real video absent: {real_video()}'
         print(results['pipeline_skipped'])
         return results
     keys = ('pipeline_fps', 'pipeline_cpu_ms_per_frame', 'mediapipe_only_fps',
@@ -184,7 +167,7 @@ def bench_pipeline(frames: int = 300) -> dict:
     results.update({key: {} for key in keys})
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in SIZES.items():
-            video = _resized_video(REAL_VIDEO, size, frames, Path(tmp))
+            video = _resized_video(real_video(), size, frames, Path(tmp))
             mediapipe = _mediapipe_fps(video)  # first, as in the earlier bench figures
             measured = _pipeline_fps(video, Path(tmp)) + mediapipe
             for key, value in zip(keys, measured, strict=True):

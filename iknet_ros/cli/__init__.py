@@ -1,7 +1,10 @@
-"""The `iknet-ros` command line: one entry point, one subcommand per job.
+"""The `iknet-ros` command line: one entry point, one module per command in this package.
 
-Each subcommand lives beside the code it drives, in a module with ``add_arguments(parser)`` and
-``run(args) -> int``; this file only lists them.
+Each command module has ``add_arguments(parser)`` and ``run(args) -> int`` and imports its heavy
+dependencies (torch, rclpy, MediaPipe) inside ``run``, so ``--help`` and ``--version`` stay fast.
+Libraries raise their own errors; here a user's mistake (``CliError``, ``ValueError``,
+``OSError``: a bad file, checkpoint, video or option) becomes one line and exit status 2.
+Nothing imports this package.
 """
 import argparse
 import importlib
@@ -10,32 +13,34 @@ import sys
 
 from iknet_ros import __version__
 
-# subcommand -> (module, one-line help)
+# command -> (module in iknet_ros.cli, one-line help)
 COMMANDS = {
-    'noise-report': ('iknet_ros.hand.noise_stats', 'real vs synthetic keypoint noise statistics'),
-    'plot': ('iknet_ros.plots', 'draw plots (PNG): iknet-ros plot KIND ...'),
-    'train': ('iknet_ros.model.train', 'train the baseline or the sequence IKNet'),
-    'evaluate': ('iknet_ros.model.evaluate', 'evaluate IKNets on the held-out set (mm)'),
-    'bench': ('iknet_ros.bench', 'speed and memory figures (JSON)'),
-    'run': ('iknet_ros.ros.bringup', 'run the ROS 2 nodes in one process on a video or camera'),
-    'demo': ('iknet_ros.ros.demo', 'the whole pipeline on a video, camera or synthetic hands, '
-             'with pictures'),
+    'run': ('run', 'run the ROS 2 nodes in one process on a video or camera'),
+    'demo': ('demo', 'the whole pipeline on a video, camera or synthetic hands, with pictures'),
+    'train': ('train', 'train the baseline or the sequence IKNet'),
+    'evaluate': ('evaluate', 'evaluate IKNets on the synthetic held-out set (mm)'),
+    'noise-report': ('noise_report', 'real vs synthetic keypoint noise statistics'),
+    'plot': ('plot', 'draw plots (PNG): iknet-ros plot KIND ...'),
+    'bench': ('bench', 'speed and memory figures (JSON)'),
 }
 
 
 class CliError(Exception):
-    """A problem with the user's input: printed as one line, exit status 2."""
+    """A problem with the command line itself: printed as one line, exit status 2."""
+
+
+USER_ERRORS = (CliError, ValueError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser with every subcommand registered."""
+    """Return the argument parser with every command registered."""
     parser = argparse.ArgumentParser(
         prog='iknet-ros',
         description='Live 3D hand tracking for ROS 2: MediaPipe keypoints to joint rotations.')
     parser.add_argument('--version', action='version', version=f'iknet-ros {__version__}')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        module = importlib.import_module(f'{__name__}.{module_name}')
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(sub)
         sub.set_defaults(run=module.run)
@@ -56,15 +61,8 @@ def main(argv=None) -> int:
         return 0
     try:
         return int(args.run(args) or 0)
-    except CliError as error:
+    except USER_ERRORS as error:
         print(f'iknet-ros {args.command}: error: {error}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == '__main__':
-    # `python -m iknet_ros.cli` runs this file as a second module, `__main__`, whose CliError is
-    # not the one the subcommands raise: run the package's own copy
-    from iknet_ros import cli
-    sys.exit(cli.main())

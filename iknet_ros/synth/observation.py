@@ -71,7 +71,6 @@ def _ancestors() -> np.ndarray:
 
 
 _ANCESTORS = _ancestors()
-_PARENTS = np.array([max(p, 0) for p in sk.PARENTS])
 # depth of each joint in its finger (0 wrist, 1 first joint .. 4 tip), for the tip noise ramp
 _DEPTH = np.array([0] + [k + 1 for _ in range(5) for k in range(4)])
 
@@ -103,7 +102,7 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
                            torch.ones(b, f, dtype=torch.bool, device=positions.device))
 
     # bone-length wobble: rescale each bone (and the whole hand) and rebuild the chains
-    bones = true - true[:, :, _PARENTS]                                  # (B, F, 21, 3)
+    bones = true - true[:, :, sk.PARENT_INDEX]                                  # (B, F, 21, 3)
     scale = 1.0 + cfg.bone_sigma * _ar1(rng, (b, f, sk.NUM_JOINTS), cfg.bone_rho) \
         + cfg.scale_sigma * _ar1(rng, (b, f, 1), cfg.bone_rho)          # (B, F, 21)
     bones = bones * scale[..., None]

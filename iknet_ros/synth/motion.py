@@ -291,7 +291,7 @@ def pose_positions(name: str, offsets=None) -> torch.Tensor:
 def generation_rate(num_frames: int = 60_000, threads: int = 1, sequence_frames: int = 60,
                     level: str = 'realistic') -> float:
     """Frames per second of motion + observation generation on `threads` CPU threads."""
-    from iknet_ros.hand.observation import observe
+    from iknet_ros.synth.observation import observe
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)

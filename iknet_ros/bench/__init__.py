@@ -1,0 +1,1 @@
+"""Speed and memory figures for `iknet-ros bench` (never asserted by tests)."""

@@ -1,0 +1,1 @@
+"""Measuring sticks: the synthetic held-out evaluation and the real-data evaluation."""

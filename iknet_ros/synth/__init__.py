@@ -1,0 +1,1 @@
+"""Synthetic hands: motion in front of a camera and a model of the detector's errors."""

@@ -1,0 +1,1 @@
+"""Figures (PNG) and 2D drawing: leaves, imported only by the CLI."""
