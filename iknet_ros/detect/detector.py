@@ -5,12 +5,11 @@ the ``mediapipe==0.10.21`` wheel (packed in memory into a ``.task`` zip) and a u
 ``hand_landmarker.task``.
 
 Handedness. MediaPipe documents its labels as assuming a mirrored (selfie) image, but which
-label comes out depends on the model path (measured on ``right_hand_720p.mp4``, a real right
-hand filmed by an unmirrored camera, palm to camera):
+label comes out depends on the model path:
 
-* bundled legacy ``.tflite`` files run through the Tasks API: label "Right" in 621/621 frames,
-  and the world landmarks have right-hand geometry (dorsal normal away from the camera in 97 %
-  of frames). Its label is the true side of an *unmirrored* image.
+* the bundled legacy ``.tflite`` files run through the Tasks API label a real right hand filmed
+  by an unmirrored camera "Right", with right-hand geometry (test_detector checks it on the
+  shared real video): their label is the true side of an *unmirrored* image.
 * Google's official ``hand_landmarker.task``: its own tests expect "Left" for an unmirrored
   right hand, so its label is the true side of a *mirrored* image (the documented convention).
 
@@ -20,11 +19,10 @@ images are selfie views, and the reported side is always the true one.
 
 Metric placement. MediaPipe's world landmarks are metric, hand-centred and rotated like the
 camera. With intrinsics the hand is moved, unrotated, to the translation that best reprojects
-them onto their pixels (linear least squares). Measured on the real video at fx = 1000 px: the
-hand's depth is 0.52-0.80 m both ways; a full PnP (``cv2.solvePnP`` SQPNP, rotation too)
-reprojects better (3.7 vs 5.2 px) but adds a per-frame rotation that makes the wrist jitter more
-(6.6 vs 6.3 mm/frame^2) and leans on the guessed intrinsics. Translation-only keeps MediaPipe's
-hand shape and orientation exactly, so the IK sees the same hand with or without intrinsics.
+them onto their pixels (linear least squares). A full PnP (rotation too) reprojects better but
+adds a per-frame rotation that makes the wrist jitter more and leans on guessed intrinsics;
+translation-only keeps MediaPipe's hand shape and orientation exactly, so the IK sees the same
+hand with or without intrinsics.
 """
 import hashlib
 import io
@@ -130,8 +128,8 @@ class HandDetector:
     restarts the landmarkers instead of failing, counted in ``restarts``.
 
     Cost. A landmarker runs its palm detector on every frame in which it tracks fewer hands than
-    its ``num_hands``: with ``max_hands`` 2 and one hand in view that doubles the time per frame
-    (33 vs 16 ms per 720p frame here). So the detector keeps one landmarker per hand count, runs
+    its ``num_hands``: with ``max_hands`` 2 and one hand in view that doubles the time per
+    frame. So the detector keeps one landmarker per hand count, runs
     the one for the hands it tracks now, and looks for more with the ``max_hands`` one every
     ``SEARCH_EVERY`` frames (a new hand shows up within a third of a second at 30 fps).
     """
@@ -154,10 +152,7 @@ class HandDetector:
         self._open()  # a bad model fails here, not at a frame
 
     def _open(self):
-        """Make one landmarker per hand count, all at once.
-
-        Making one while the pipeline ran stalled a detection by 0.3-0.4 s here.
-        """
+        """Make one landmarker per hand count, all at once (making one stalls a detection)."""
         for num_hands in range(self.max_hands, 0, -1):
             options = vision.HandLandmarkerOptions(
                 base_options=BaseOptions(model_asset_buffer=self._task),

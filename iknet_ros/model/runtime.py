@@ -27,7 +27,7 @@ class WithAttention(nn.Module):
 def traced(function, example_inputs: tuple, what: str):
     """`function` (a module or a tensor function) as a TorchScript trace for run time.
 
-    The trace holds for inputs of the examples' shapes and dtypes only. It is warmed up here
+    The trace holds for inputs of the examples' shapes and dtypes only. It is warmed up at once
     (TorchScript optimises on its first calls), not on a live frame. Where tracing fails,
     `function` is returned as is, with a warning naming `what`.
     """
