@@ -16,6 +16,8 @@ COMMANDS = {
     'plot': ('iknet_ros.plots', 'draw plots (PNG): iknet-ros plot KIND ...'),
     'train': ('iknet_ros.model.train', 'train the baseline or the sequence IKNet'),
     'evaluate': ('iknet_ros.model.evaluate', 'evaluate IKNets on the held-out set (mm)'),
+    'urdf': ('iknet_ros.hand.urdf_command', 'write the human-hand URDF (rest or measured '
+             'bone lengths)'),
     'bench': ('iknet_ros.bench', 'speed and memory figures (JSON)'),
     'run': ('iknet_ros.ros.bringup', 'run the ROS 2 nodes in one process on a video or camera'),
     'demo': ('iknet_ros.ros.demo', 'the whole pipeline on a video, camera or synthetic hands, '

@@ -2,7 +2,9 @@
 
 A thin shell over ``tracking.tracker.HandTracker`` (one track per hand side, sequence IKNet):
 ``/hand/keypoints`` -> ``cloud_to_keypoints`` -> ``HandTracker.update`` -> the builders of
-``ros.messages``, every output stamped with the cloud's (the image's) header.
+``ros.messages``, every output stamped with the cloud's (the image's) header. The anatomical
+angles go to ``hand/joint_states`` (the hand URDF's joints); those outside the skeleton's limits
+are counted and logged (throttled).
 """
 import re
 import sys
@@ -14,11 +16,12 @@ import rclpy
 import rclpy.logging
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
-from sensor_msgs.msg import MultiDOFJointState, PointCloud2
+from sensor_msgs.msg import JointState, MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
+from iknet_ros.hand import angles as hand_angles
 from iknet_ros.ros import messages
 from iknet_ros.ros.conversions import cloud_to_keypoints
 from iknet_ros.ros.node_main import run_node
@@ -43,6 +46,9 @@ PARAMETERS = {
     'frame_id': ('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) frame."),
     'publish_tf': (True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
     'publish_markers': (True, 'Publish the RViz skeleton on /hand/skeleton.'),
+    'publish_joint_tf': (True, "With publish_tf: every joint's frame on /tf; false: only the "
+                               'camera -> <side>_wrist transforms, for robot_state_publisher to '
+                               'add the rest from the hand URDF (launch hand_model:=urdf).'),
 }
 
 
@@ -69,6 +75,10 @@ class IKNetNode(Node):
         self.rejected = 0  # clouds that could not be used
         self.last_rejection = ''
         self.update_ms = deque(maxlen=10_000)  # tracker time per cloud
+        self.hands_angled = 0  # hand poses published as joint angles
+        self.hands_outside_limits = 0  # ... of which some DOF was outside the skeleton's limits
+        self.last_limit_report = []  # [(DOF name, degrees outside)] of the latest such hand
+        self.publish_joint_tf = p['publish_joint_tf']
         self._loggers = {}  # one logger per kind of problem: each throttled on its own
 
         self.tracker, self.load_error = None, ''
@@ -88,6 +98,7 @@ class IKNetNode(Node):
         self.markers_pub = (self.create_publisher(MarkerArray, '/hand/skeleton', 10)
                             if p['publish_markers'] else None)
         self.attention_pub = self.create_publisher(Float32MultiArray, '/hand/attention', 10)
+        self.angles_pub = self.create_publisher(JointState, 'hand/joint_states', 10)
         self.create_subscription(PointCloud2, '/hand/keypoints', self._on_cloud, 10)
         if self.tracker is not None:
             self.get_logger().info(
@@ -127,12 +138,33 @@ class IKNetNode(Node):
             Header(stamp=msg.header.stamp, frame_id=self.frame_id)
         self.joints_pub.publish(messages.joint_state(header, out.estimates))
         if self.tf_pub is not None and out.estimates:
-            self.tf_pub.publish(messages.tf_message(header, out.estimates))
+            self.tf_pub.publish(messages.tf_message(header, out.estimates,
+                                                    wrist_only=not self.publish_joint_tf))
         if self.markers_pub is not None:
             self.markers_pub.publish(messages.skeleton_markers(header, out.estimates))
         if out.estimates:
             self.attention_pub.publish(messages.attention_message(out.estimates))
+        angles = messages.joint_angles(header, out.estimates)
+        self.angles_pub.publish(angles)
+        self._check_limits(angles)
         self.published += 1
+
+    def _check_limits(self, msg: JointState):
+        """Count hands with a DOF outside the skeleton's limits and say which (throttled)."""
+        per_hand = np.reshape(msg.position, (-1, hand_angles.NUM_DOFS))
+        for k, angles in enumerate(per_hand):
+            self.hands_angled += 1
+            side = msg.name[k * hand_angles.NUM_DOFS].split('_', 1)[0]
+            report = hand_angles.limit_report(angles, side)
+            if not report:
+                continue
+            self.hands_outside_limits += 1
+            self.last_limit_report = report
+            worst = ', '.join(f'{name} by {excess:.0f} deg' for name, excess in report[:3])
+            self._log(f'limits_{side}', 'warning',
+                      f'{side} hand: {len(report)} joint angles outside the skeleton limits '
+                      f'({worst}); {self.hands_outside_limits} of {self.hands_angled} hand '
+                      'poses so far')
 
     def update_ms_p50(self) -> float:
         """Median tracker time per cloud in ms (NaN before the first)."""
