@@ -64,6 +64,10 @@ DOFS = _dofs()  # 55 per hand: 5 palm bones x 2, 15 joints x 3
 NUM_DOFS = len(DOFS)
 LOWER = np.array([d.lower for d in DOFS])  # (D,) rad
 UPPER = np.array([d.upper for d in DOFS])  # (D,) rad
+_NUM_PALM = len(sk.PALM_JOINTS)
+# where each DOF sits in [palm (5, 2) angles, joint (21, 3) angles] flattened
+_SOURCE = np.array([sk.PALM_JOINTS.index(d.joint) * 2 + KINDS.index(d.kind) if d.palm
+                    else _NUM_PALM * 2 + d.joint * 3 + KINDS.index(d.kind) for d in DOFS])
 
 
 def dof_names(side: str) -> list:
@@ -116,13 +120,9 @@ def hand_angles(quat_xyzw: np.ndarray, offsets: np.ndarray, side: str = 'right')
     rot = rot.copy()
     rot[..., sk.PALM_JOINTS, :, :] = np.swapaxes(swing, -1, -2) @ rot[..., sk.PALM_JOINTS, :, :]
     joint = np.radians(kin.local_to_angles(torch.from_numpy(rot)).numpy())  # (..., 21, 3)
-    out = np.empty(joint.shape[:-2] + (NUM_DOFS,))
-    for i, dof in enumerate(DOFS):
-        if dof.palm:
-            out[..., i] = palm[..., sk.PALM_JOINTS.index(dof.joint), KINDS.index(dof.kind)]
-        else:
-            out[..., i] = joint[..., dof.joint, KINDS.index(dof.kind)]
-    return out
+    lead = joint.shape[:-2]
+    flat = np.concatenate([palm.reshape(lead + (-1,)), joint.reshape(lead + (-1,))], axis=-1)
+    return flat[..., _SOURCE]                                              # (..., D)
 
 
 def angles_to_pose(angles: np.ndarray, bone_lengths=None, side: str = 'right'):
@@ -135,13 +135,10 @@ def angles_to_pose(angles: np.ndarray, bone_lengths=None, side: str = 'right'):
     lengths = (np.linalg.norm(sk.REST_OFFSETS, axis=-1) if bone_lengths is None
                else np.asarray(bone_lengths, float))
     lead = angles.shape[:-1]
-    joint = np.zeros(lead + (sk.NUM_JOINTS, 3))
-    palm = np.zeros(lead + (len(sk.PALM_JOINTS), 2))
-    for i, dof in enumerate(DOFS):
-        if dof.palm:
-            palm[..., sk.PALM_JOINTS.index(dof.joint), KINDS.index(dof.kind)] = angles[..., i]
-        else:
-            joint[..., dof.joint, KINDS.index(dof.kind)] = angles[..., i]
+    flat = np.zeros(lead + (_NUM_PALM * 2 + sk.NUM_JOINTS * 3,))
+    flat[..., _SOURCE] = angles
+    palm = flat[..., :_NUM_PALM * 2].reshape(lead + (_NUM_PALM, 2))
+    joint = flat[..., _NUM_PALM * 2:].reshape(lead + (sk.NUM_JOINTS, 3))
     rot = kin.angles_to_local(torch.from_numpy(np.degrees(joint))).numpy()  # (..., 21, 3, 3)
     swing = _rotations(sk.PALM_AXES, palm, ('flexion', 'abduction'))        # (..., 5, 3, 3)
     rot[..., sk.PALM_JOINTS, :, :] = swing @ rot[..., sk.PALM_JOINTS, :, :]
