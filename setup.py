@@ -15,6 +15,7 @@ setup(
         ('share/' + package_name + '/launch', glob('launch/*.launch.py')),
         ('share/' + package_name + '/config',
          glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
+        ('share/' + package_name + '/urdf', glob('urdf/*.urdf')),
     ],
     package_data={package_name: ['weights/*/*.safetensors', 'weights/*/*.json']},
     include_package_data=True,

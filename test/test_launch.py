@@ -174,3 +174,37 @@ def test_launch_file_starts_the_pipeline(ros_graph):
 
     asyncio.run(scenario())
     assert any(m.joint_names for m in got), 'the launched graph published no joint rotations'
+
+
+def test_hand_model_urdf_runs_robot_state_publisher_on_the_joint_states():
+    """hand_model:=urdf: one robot_state_publisher per shipped hand URDF, fed by the angles."""
+    tree = ast.parse(LAUNCH.read_text())
+    [declared] = [c for c in ast.walk(tree) if isinstance(c, ast.Call)
+                  and getattr(c.func, 'id', None) == 'DeclareLaunchArgument'
+                  and _constant(c.args[0]) == 'hand_model']
+    keywords = {kw.arg: kw.value for kw in declared.keywords}
+    assert _constant(keywords['default_value']) == 'markers'
+    assert ast.literal_eval(keywords['choices']) == ['markers', 'urdf']
+    [function] = [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                  and f.name == 'hand_state_publisher']
+    [node] = [c for c in ast.walk(function) if isinstance(c, ast.Call)
+              and getattr(c.func, 'id', None) == 'Node']
+    keywords = {kw.arg: kw.value for kw in node.keywords}
+    assert _constant(keywords['package']) == 'robot_state_publisher'
+    assert _constant(keywords['executable']) == 'robot_state_publisher'
+    assert ast.literal_eval(keywords['remappings']) == [('joint_states', '/hand/joint_states')]
+    condition = keywords['condition']
+    assert condition.func.id == 'LaunchConfigurationEquals'
+    assert [_constant(a) for a in condition.args] == ['hand_model', 'urdf']
+    [robot_description] = [k for d in ast.walk(keywords['parameters']) if isinstance(d, ast.Dict)
+                           for k in d.keys]
+    assert _constant(robot_description) == 'robot_description'
+    calls = {_constant(c.args[0]): '/'.join(_constant(a) for a in c.args[1].args[1:])
+             for c in ast.walk(tree) if isinstance(c, ast.Call)
+             and getattr(c.func, 'id', None) == 'hand_state_publisher'}
+    assert calls == {'right': 'urdf/hand_right.urdf', 'left': 'urdf/hand_left.urdf'}
+    # in urdf mode iknet_node leaves the joint frames to robot_state_publisher
+    [value] = [d.values[d.keys.index(k)] for d in ast.walk(tree) if isinstance(d, ast.Dict)
+               for k in d.keys if _constant(k) == 'publish_joint_tf']
+    assert any(isinstance(c, ast.Call) and getattr(c.func, 'id', None) == 'LaunchConfiguration'
+               and _constant(c.args[0]) == 'hand_model' for c in ast.walk(value))

@@ -34,6 +34,7 @@ MODULE_TO_DEPENDENCY = {
     'mediapipe': 'python3-mediapipe-pip',
     'torch': 'python3-torch-pip',
     'rosbags': 'python3-rosbags-pip',
+    'yourdfpy': 'python3-yourdfpy-pip',
 }
 
 
@@ -87,8 +88,9 @@ def wheel(tmp_path_factory):
 def test_setup_installs_every_launch_and_config_file(wheel):
     share = 'iknet_ros-0.1.0.data/data/share/'
     installed = set(wheel.namelist())
-    data = [p for folder in ('launch', 'config') for p in (ROOT / folder).rglob('*') if p.is_file()]
-    assert data, 'launch/ and config/ hold no files'
+    data = [p for folder in ('launch', 'config', 'urdf') for p in (ROOT / folder).rglob('*')
+            if p.is_file()]
+    assert data, 'launch/, config/ and urdf/ hold no files'
     for path in data:
         assert share + 'iknet_ros/' + str(path.relative_to(ROOT)) in installed, \
             f'{path} is not installed'

@@ -22,6 +22,7 @@ COMMANDS = {
     'noise-report': ('noise_report', 'real vs synthetic keypoint noise statistics'),
     'plot': ('plot', 'draw plots (PNG): iknet-ros plot KIND ...'),
     'bench': ('bench', 'speed and memory figures (JSON)'),
+    'urdf': ('urdf', 'write the human-hand URDF (rest or measured bone lengths)'),
 }
 
 

@@ -44,6 +44,20 @@ def _attention_run(args):
     return plots.plot_attention(args.checkpoint, args.out, args.sequence, args.frame, args.heads)
 
 
+def _urdf_arguments(parser):
+    parser.add_argument('--bag', required=True, metavar='DIR',
+                        help='a bag folder of iknet-ros run --record')
+    parser.add_argument('--out', metavar='FILE.png', help='PNG of the URDF hand at a few frames')
+    parser.add_argument('--side', default='right', choices=('right', 'left'))
+    parser.add_argument('--frames', type=int, nargs='*', help='frame numbers to draw')
+
+
+def _urdf_run(args):
+    from iknet_ros.viz.urdf_hand import check_run
+
+    return check_run(args.bag, args.side, args.out, args.frames)
+
+
 # kind -> (one-line help, add_arguments(parser), draw(args) -> path of the PNG)
 KINDS = {
     'skeleton': ('3D skeletons of generated poses and true vs noisy keypoints, or (--models) '
@@ -51,6 +65,8 @@ KINDS = {
     'curves': ('training and validation MPJPE per epoch', _curves_arguments, _curves_run),
     'attention': ('attention maps of the sequence IKNet on a held-out window',
                   _attention_arguments, _attention_run),
+    'urdf': ("a recorded run's joint angles against their limits and the hand URDF (FK "
+             'distance, picture)', _urdf_arguments, _urdf_run),
 }
 
 
@@ -65,5 +81,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     """Draw the chosen kind and say where it went."""
-    print(f'wrote {args.draw(args)}')
+    path = args.draw(args)
+    if path is not None:
+        print(f'wrote {path}')
     return 0

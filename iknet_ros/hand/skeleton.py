@@ -168,6 +168,32 @@ def _joint_axes():
 
 JOINT_AXES = _joint_axes()
 
+# The palm bones (wrist -> thumb CMC and each finger's MCP): the reference hand holds them rigid,
+# a tracked one (and a real palm, arching at the ring and pinky metacarpals) moves them a little.
+# Keyed by the bone's child joint; axes built as for the joints (twist along the bone).
+PALM_JOINTS = tuple(j for j in range(1, NUM_JOINTS) if PARENTS[j] == ROOT)
+
+
+def _palm_axes():
+    """(5, 3, 3) rotation whose columns are each palm bone's (twist, flexion, abduction) axes."""
+    axes = []
+    for j in PALM_JOINTS:
+        bone = _unit(REST_OFFSETS[j])
+        flexion = _unit(np.cross(bone, _PALMAR[FINGERS[FINGER_OF_JOINT[j]]]))
+        axes.append(np.stack([bone, flexion, np.cross(bone, flexion)], axis=1))
+    return np.stack(axes)
+
+
+PALM_AXES = _palm_axes()
+# (5, 2, 2) degrees: [palm bone, (flexion, abduction), (min, max)] of each palm bone against the
+# wrist frame: little at the thumb's carpals and the index/middle metacarpals, more flexion
+# (palm cupping) at the ring and pinky metacarpals
+PALM_LIMITS_DEG = np.array([((-10.0, 10.0), (-10.0, 10.0)),   # thumb (carpals)
+                            ((-5.0, 5.0), (-5.0, 5.0)),       # index
+                            ((-5.0, 5.0), (-5.0, 5.0)),       # middle
+                            ((-5.0, 15.0), (-5.0, 5.0)),      # ring
+                            ((-5.0, 25.0), (-10.0, 10.0))])   # pinky
+
 # Reflection that turns a left hand into a right hand (and back) in any frame whose x axis we
 # flip: mirrored keypoints p' = MIRROR @ p; mirrored rotations R' = MIRROR @ R @ MIRROR.
 MIRROR = np.diag([-1.0, 1.0, 1.0])

@@ -2,7 +2,9 @@
 
 A thin shell over ``tracking.tracker.HandTracker`` (one track per hand side, sequence IKNet):
 ``hand/keypoints`` -> ``cloud_to_keypoints`` -> ``HandTracker.update`` -> the builders of
-``ros.messages``, every output stamped with the cloud's (the image's) header.
+``ros.messages``, every output stamped with the cloud's (the image's) header. The anatomical
+angles go to ``hand/joint_states`` (the hand URDF's joints); those outside the skeleton's limits
+are counted and logged (throttled).
 """
 import re
 import sys
@@ -12,11 +14,12 @@ from collections import deque
 import numpy as np
 import rclpy.logging
 from rclpy.node import Node
-from sensor_msgs.msg import MultiDOFJointState, PointCloud2
+from sensor_msgs.msg import JointState, MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import MarkerArray
 
+from iknet_ros.hand import angles as hand_angles
 from iknet_ros.model.device import DEVICES
 from iknet_ros.ros import messages
 from iknet_ros.ros.conversions import cloud_to_keypoints
@@ -26,8 +29,8 @@ from iknet_ros.tracking.tracker import HandTracker
 
 LOG_THROTTLE_SEC = 5.0
 KEYPOINTS_TOPIC = 'hand/keypoints'
-ROTATIONS_TOPIC, SKELETON_TOPIC, ATTENTION_TOPIC = \
-    'hand/joint_rotations', 'hand/skeleton', 'hand/attention'
+ROTATIONS_TOPIC, SKELETON_TOPIC, ATTENTION_TOPIC, ANGLES_TOPIC = \
+    'hand/joint_rotations', 'hand/skeleton', 'hand/attention', 'hand/joint_states'
 TF_TOPIC = '/tf'  # TF is global by convention
 
 PARAMETERS = {
@@ -48,6 +51,10 @@ PARAMETERS = {
                           'frame.'),
     'publish_tf': Param(True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
     'publish_markers': Param(True, 'Publish the RViz skeleton on hand/skeleton.'),
+    'publish_joint_tf': Param(True, "With publish_tf: every joint's frame on /tf; false: only "
+                                    'the camera -> <side>_wrist transforms, for '
+                                    'robot_state_publisher to add the rest from the hand URDF '
+                                    '(launch hand_model:=urdf).'),
 }
 
 
@@ -67,6 +74,10 @@ class IKNetNode(Node):
         self.rejected = 0  # clouds that could not be used
         self.last_rejection = ''
         self.update_ms = deque(maxlen=10_000)  # tracker time per cloud
+        self.hands_angled = 0  # hand poses published as joint angles
+        self.hands_outside_limits = 0  # ... of which some DOF was outside the skeleton's limits
+        self.last_limit_report = []  # [(DOF name, degrees outside)] of the latest such hand
+        self.publish_joint_tf = p['publish_joint_tf']
         self._loggers = {}  # one logger per kind of problem: each throttled on its own
 
         self.tracker, self.load_error = None, ''
@@ -86,6 +97,7 @@ class IKNetNode(Node):
         self.markers_pub = (self.create_publisher(MarkerArray, SKELETON_TOPIC, 10)
                             if p['publish_markers'] else None)
         self.attention_pub = self.create_publisher(Float32MultiArray, ATTENTION_TOPIC, 10)
+        self.angles_pub = self.create_publisher(JointState, ANGLES_TOPIC, 10)
         self.create_subscription(PointCloud2, KEYPOINTS_TOPIC, self._on_cloud, 10)
         if self.tracker is not None:
             self.get_logger().info(
@@ -125,14 +137,36 @@ class IKNetNode(Node):
             Header(stamp=msg.header.stamp, frame_id=self.frame_id)
         publish(self.joints_pub, messages.joint_state(header, out.estimates), self._observer)
         if self.tf_pub is not None and out.estimates:
-            publish(self.tf_pub, messages.tf_message(header, out.estimates), self._observer)
+            publish(self.tf_pub, messages.tf_message(header, out.estimates,
+                                                     wrist_only=not self.publish_joint_tf),
+                    self._observer)
         if self.markers_pub is not None:
             publish(self.markers_pub, messages.skeleton_markers(header, out.estimates),
                     self._observer)
         if out.estimates:
             publish(self.attention_pub, messages.attention_message(out.estimates),
                     self._observer)
+        angles = messages.joint_angles(header, out.estimates)
+        publish(self.angles_pub, angles, self._observer)
+        self._check_limits(angles)
         self.published += 1
+
+    def _check_limits(self, msg: JointState):
+        """Count hands with a DOF outside the skeleton's limits and say which (throttled)."""
+        per_hand = np.reshape(msg.position, (-1, hand_angles.NUM_DOFS))
+        for k, angles in enumerate(per_hand):
+            self.hands_angled += 1
+            side = msg.name[k * hand_angles.NUM_DOFS].split('_', 1)[0]
+            report = hand_angles.limit_report(angles, side)
+            if not report:
+                continue
+            self.hands_outside_limits += 1
+            self.last_limit_report = report
+            worst = ', '.join(f'{name} by {excess:.0f} deg' for name, excess in report[:3])
+            self._log(f'limits_{side}', 'warning',
+                      f'{side} hand: {len(report)} joint angles outside the skeleton limits '
+                      f'({worst}); {self.hands_outside_limits} of {self.hands_angled} hand '
+                      'poses so far')
 
     def update_ms_p50(self) -> float:
         """Median tracker time per cloud in ms (NaN before the first)."""

@@ -8,11 +8,12 @@ import array
 
 import numpy as np
 from geometry_msgs.msg import Point, Transform, TransformStamped
-from sensor_msgs.msg import MultiDOFJointState
+from sensor_msgs.msg import JointState, MultiDOFJointState
 from std_msgs.msg import ColorRGBA, Float32MultiArray, Header, MultiArrayDimension
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
+from iknet_ros.hand import angles as ha
 from iknet_ros.hand import skeleton as sk
 
 BONE_WIDTH = 0.004  # m, line width of the bones
@@ -62,11 +63,24 @@ def rotations_by_side(msg) -> dict:
     return {side: (np.array(q), np.array(o)) for side, (q, o) in sides.items()}
 
 
-def tf_message(header: Header, estimates: list) -> TFMessage:
+def joint_angles(header: Header, estimates: list) -> JointState:
+    """The anatomical angles (rad) of every hand, named ``<side>_<dof>`` as the hand URDF's joints.
+
+    The DOF of ``hand.angles.DOFS`` per hand, in that order; the wrist's pose stays on TF.
+    """
+    msg = JointState(header=header)
+    for est in estimates:
+        msg.name.extend(ha.dof_names(est.side))
+        msg.position.extend(ha.hand_angles(est.quat_xyzw, est.offsets, est.side).tolist())
+    return msg
+
+
+def tf_message(header: Header, estimates: list, wrist_only: bool = False) -> TFMessage:
     """Return the kinematic tree as TF frames, rooted at the header frame.
 
     Each joint's parent frame is its parent joint's, the wrist's is the header frame (the camera),
-    so TF composes the same forward kinematics as the skeleton shows.
+    so TF composes the same forward kinematics as the skeleton shows. `wrist_only`: just the
+    camera -> wrist transforms (robot_state_publisher adds the rest from the URDF).
     """
     msg = TFMessage()
     for est in estimates:
@@ -76,7 +90,7 @@ def tf_message(header: Header, estimates: list) -> TFMessage:
             ts.header.stamp = header.stamp
             ts.header.frame_id = header.frame_id if sk.PARENTS[j] < 0 else names[sk.PARENTS[j]]
         _fill_transforms([ts.transform for ts in stamped], est)
-        msg.transforms.extend(stamped)
+        msg.transforms.extend(stamped[:1] if wrist_only else stamped)
     return msg
 
 
