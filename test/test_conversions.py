@@ -32,7 +32,8 @@ def rgb():
 def hand(side, seed):
     rng = np.random.default_rng(seed)
     return HandKeypoints(side=side, xyz=rng.normal(0, 0.05, (21, 3)) + [0, 0, 0.6],
-                         uv=rng.uniform(0, 640, (21, 2)), score=rng.uniform())
+                         uv=rng.uniform(0, 640, (21, 2)), score=rng.uniform(),
+                         rays=rng.normal(0, 0.2, (21, 2)), guessed=bool(seed % 2))
 
 
 def padded(msg, pad):
@@ -118,21 +119,23 @@ def test_keypoint_cloud_round_trip(sides):
     hands = [hand(side, i) for i, side in enumerate(sides)]
     cloud = keypoints_to_cloud(HEADER, hands)
     assert cloud.header.frame_id == 'camera_optical_frame' and cloud.header.stamp.nanosec == 123
-    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'u', 'v', 'hand', 'score']
+    assert [f.name for f in cloud.fields] == ['x', 'y', 'z', 'u', 'v', 'hand', 'score',
+                                              'ray_x', 'ray_y', 'guessed']
     assert cloud.width == 21 * len(hands) and cloud.height == 1
-    assert cloud.point_step == CLOUD_POINT_STEP == 25
-    assert len(cloud.data) == cloud.row_step == 25 * 21 * len(hands)
+    assert cloud.point_step == CLOUD_POINT_STEP == 34
+    assert len(cloud.data) == cloud.row_step == 34 * 21 * len(hands)
     back = cloud_to_keypoints(cloud)
     assert [h.side for h in back] == sides
     for got, sent in zip(back, hands, strict=True):
         np.testing.assert_array_equal(got.xyz, sent.xyz)
         np.testing.assert_array_equal(got.uv, sent.uv)
-        assert got.score == pytest.approx(sent.score, rel=1e-6)
+        np.testing.assert_array_equal(got.rays, sent.rays)
+        assert got.score == pytest.approx(sent.score, rel=1e-6) and got.guessed == sent.guessed
 
 
 def test_cloud_hand_field_is_0_left_1_right():
     cloud = keypoints_to_cloud(HEADER, [hand('left', 0), hand('right', 1)])
-    data = np.frombuffer(cloud.data, np.uint8).reshape(42, 25)
+    data = np.frombuffer(cloud.data, np.uint8).reshape(42, 34)
     assert list(data[:, 20]) == [0] * 21 + [1] * 21  # hand: a uint8 at offset 20
 
 
@@ -154,6 +157,9 @@ def test_cloud_with_other_layout_is_read_by_field_offsets():
     (got,) = cloud_to_keypoints(cloud)
     assert got.side == 'right' and got.score == 0.5
     np.testing.assert_array_equal(got.xyz, sent.xyz)
+    # without ray fields (an older producer) the projection of x y z stands in, as a guess
+    np.testing.assert_allclose(got.rays, sent.xyz[:, :2] / sent.xyz[:, 2:], rtol=1e-6)
+    assert got.guessed
 
 
 def test_bad_clouds_raise_clear_errors():
@@ -168,20 +174,20 @@ def test_bad_clouds_raise_clear_errors():
     with pytest.raises(CloudConversionError, match='20 points, not a multiple of 21'):
         cloud_to_keypoints(variant(width=20))
     with pytest.raises(CloudConversionError, match='lacks field.*score'):
-        cloud_to_keypoints(variant(fields=good.fields[:-1]))
+        cloud_to_keypoints(variant(fields=good.fields[:6] + good.fields[7:]))
     with pytest.raises(CloudConversionError, match='truncated keypoint cloud'):
         cloud_to_keypoints(variant(data=bytes(good.data[:-5])))
     wrong_type = list(good.fields)
     wrong_type[5] = PointField(name='hand', offset=20, datatype=PointField.FLOAT32, count=1)
     with pytest.raises(CloudConversionError, match="'hand' has datatype 7"):
         cloud_to_keypoints(variant(fields=wrong_type))
-    for field, offset in (('x y z', 0), ('u v', 12), ('score', 21)):
+    for field, offset in (('x y z', 0), ('u v', 12), ('score', 21), ('ray_x ray_y', 25)):
         data = bytearray(good.data)
-        data[25 * 4 + offset:25 * 4 + offset + 4] = np.float32(np.nan).tobytes()
+        data[34 * 4 + offset:34 * 4 + offset + 4] = np.float32(np.nan).tobytes()
         with pytest.raises(CloudConversionError, match=f'non-finite {field} values'):
             cloud_to_keypoints(variant(data=bytes(data)))
     data = bytearray(good.data)
-    data[25 * 3 + 20] = 2
+    data[34 * 3 + 20] = 2
     with pytest.raises(CloudConversionError, match='0 \\(left\\) or 1 \\(right\\)'):
         cloud_to_keypoints(variant(data=bytes(data)))
 

@@ -237,6 +237,6 @@ def test_missing_checkpoint_keeps_the_node_up_without_rotations(ros_graph, tmp_p
 
 
 def test_bad_parameters_are_refused(ros_graph):
-    for name, value in (('device', 'tpu'), ('reset_after', 0.0), ('bone_window', 0)):
+    for name, value in (('device', 'tpu'), ('reset_after', 0.0), ('bone_time_constant', 0.0)):
         with pytest.raises(ValueError, match=name):
             IKNetNode(context=ros_graph.context, parameter_overrides=[Parameter(name, value=value)])

@@ -31,7 +31,6 @@ from iknet_ros.synth.motion import generate_motion
 from iknet_ros.synth.observation import observe
 
 FRAME = 'test_optical_frame'
-BONE_WINDOW = 3  # held bone lengths from the fourth frame: one URDF per track
 
 
 @pytest.fixture(autouse=True)
@@ -96,7 +95,7 @@ class Listener:
 
 def start(ros_graph, **params):
     iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
-        Parameter('device', value='cpu'), Parameter('bone_window', value=BONE_WINDOW)]
+        Parameter('device', value='cpu')]
         + [Parameter(k, value=v) for k, v in params.items()]))
     assert iknet.tracker is not None, iknet.load_error
     return iknet, Listener(ros_graph, iknet)
@@ -112,7 +111,6 @@ def rotations_of(msg: MultiDOFJointState, side: str):
 
 def test_joint_states_carry_the_cloud_stamp_and_drive_the_urdf(ros_graph, keypoints):
     iknet, listener = start(ros_graph)
-    robots = {}
     for f, xyz in enumerate(keypoints):
         cloud = keypoints_to_cloud(header(50.0 + f / 30.0),
                                    [hand('right', xyz), hand('left', xyz @ sk.MIRROR)])
@@ -123,17 +121,12 @@ def test_joint_states_carry_the_cloud_stamp_and_drive_the_urdf(ros_graph, keypoi
         assert len(states.position) == 2 * ha.NUM_DOFS
         published = np.reshape(states.position, (2, ha.NUM_DOFS))
         np.testing.assert_allclose(published[0], published[1], atol=1e-6)  # mirrored hands
-        if f < BONE_WINDOW:
-            continue
         for k, side in enumerate(('right', 'left')):
             quat, offsets = rotations_of(rotations, side)
             np.testing.assert_allclose(published[k], ha.hand_angles(quat, offsets, side),
                                        atol=1e-9)
-            if side not in robots:  # the track's bone lengths are held from here on
-                robots[side] = yourdfpy.URDF.load(
-                    io.StringIO(hand_urdf(side, bone_lengths_of(offsets))),
-                    build_scene_graph=True, load_meshes=False)
-            robot = robots[side]
+            robot = yourdfpy.URDF.load(io.StringIO(hand_urdf(side, bone_lengths_of(offsets))),
+                                       build_scene_graph=True, load_meshes=False)
             robot.update_cfg(dict(zip(states.name[k * ha.NUM_DOFS:(k + 1) * ha.NUM_DOFS],
                                       published[k], strict=True)))
             names = sk.side_joint_names(side)
@@ -154,11 +147,11 @@ def test_angles_outside_the_limits_are_counted_and_named(ros_graph):
     listener.send(keypoints_to_cloud(header(10.0), [hand('right', pose_keypoints(angles))]))
     assert iknet.hands_angled == 1 and iknet.hands_outside_limits == 0
     angles[ha.dof_names('right').index('right_index_pip_flexion')] = np.radians(-60.0)
-    # stamps far apart: each cloud starts a new track, which follows its first frame exactly
+    # stamps far apart: each cloud starts a new track; the model's pose is near the one sent
     listener.send(keypoints_to_cloud(header(20.0), [hand('right', pose_keypoints(angles))]))
     assert iknet.hands_angled == 2 and iknet.hands_outside_limits == 1
     (name, excess), = iknet.last_limit_report
-    assert name == 'right_index_pip_flexion' and excess == pytest.approx(60.0, abs=1.0)
+    assert name == 'right_index_pip_flexion' and excess == pytest.approx(60.0, abs=5.0)
 
 
 def pose_keypoints(angles):

@@ -44,7 +44,7 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
     from iknet_ros.ros.graph import InProcessGraph, wait_for
     from iknet_ros.synth.camera import synthetic_hands
 
-    xyz, uv, _ = synthetic_hands(messages)
+    xyz, uv, rays, _ = synthetic_hands(messages)
     sent, published, received = {}, [], []  # ns since the cloud was sent
     child, iknet = None, None
     with InProcessGraph() as graph:
@@ -76,7 +76,8 @@ def _latency(iknet_in_process: bool, messages: int = 150) -> dict:
             for i in range(messages):
                 header = Header(stamp=probe.get_clock().now().to_msg(),
                                 frame_id='camera_optical_frame')
-                cloud = keypoints_to_cloud(header, [HandKeypoints('right', xyz[i], uv[i], 0.99)])
+                hand = HandKeypoints('right', xyz[i], uv[i], 0.99, rays=rays[i], guessed=False)
+                cloud = keypoints_to_cloud(header, [hand])
                 sent[(header.stamp.sec, header.stamp.nanosec)] = time.time_ns()
                 publisher.publish(cloud)
                 time.sleep(1 / 30)

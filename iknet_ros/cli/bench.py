@@ -43,6 +43,9 @@ def run(args) -> int:
         results['generation'] = models.bench_generation()
         print(f'generation: {results["generation"]["frames_per_s_one_core"]} frames/s (1 core)')
     if 'models' in sections:
+        results['tracker_update_ms'] = models.bench_tracker()
+        print(f'tracker update, one hand, 1 thread: p50 {results["tracker_update_ms"]["p50"]:.2f}'
+              f' ms, p95 {results["tracker_update_ms"]["p95"]:.2f} ms')
         results['model_forward_ms'] = models.bench_models(args.checkpoint, args.iterations)
         for kind, figures in results['model_forward_ms'].items():
             many = figures['default_threads']

@@ -187,11 +187,14 @@ class HandDetector:
             side = 'left' if side == 'right' else 'right'
         return side
 
-    def detect(self, rgb: np.ndarray, stamp_ns: int, camera: Intrinsics | None = None) -> list:
+    def detect(self, rgb: np.ndarray, stamp_ns: int, camera: Intrinsics | None = None,
+               guessed: bool = False) -> list:
         """Return the hands in one (H, W, 3) uint8 RGB frame stamped ``stamp_ns``.
 
-        With ``camera`` the points are in the camera optical frame, otherwise hand-centred.
-        With ``mirrored`` the x axis is flipped back so the points have the real hand's shape.
+        With ``camera`` the points are in the camera optical frame, with their rays (``guessed``:
+        whether those intrinsics are a guess); without, hand-centred (MediaPipe's world
+        landmarks). With ``mirrored`` the x axis is flipped back so the points have the real
+        hand's shape.
         """
         stamp_ms = int(stamp_ns) // 1_000_000
         if self._last_ms is not None and stamp_ms <= self._last_ms:
@@ -212,13 +215,18 @@ class HandDetector:
                                                  result.hand_landmarks, strict=True):
             xyz = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float64)
             uv = np.array([(p.x * width, p.y * height) for p in normalized], dtype=np.float64)
+            rays = None
             if camera is not None:
                 xyz = place_in_camera(xyz, uv, camera)
                 if xyz is None:
                     continue
+                rays = camera.rays(uv)
             if self.mirrored:
                 xyz[:, 0] = -xyz[:, 0]
+                if rays is not None:
+                    rays[:, 0] = -rays[:, 0]
             top = handedness[0]
             hands.append(HandKeypoints(side=self.true_side(top.category_name), xyz=xyz, uv=uv,
-                                       score=top.score))
+                                       score=top.score, rays=rays,
+                                       guessed=guessed or camera is None))
         return hands

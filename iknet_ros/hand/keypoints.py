@@ -12,15 +12,19 @@ SIDES = ('left', 'right')
 class HandKeypoints:
     """One detected hand: 21 joints in MediaPipe order (see ``hand.skeleton.JOINT_NAMES``).
 
-    ``xyz`` is metric: in the camera optical frame when the detector had intrinsics, otherwise
-    relative to the hand's centre (MediaPipe world landmarks). ``uv`` are pixels of the image as
-    received. ``side`` is the true hand side, already corrected for MediaPipe's label convention.
+    ``xyz`` is metric, in the camera optical frame (MediaPipe's hand placed with the intrinsics).
+    ``uv`` are pixels of the image as received, ``rays`` the same landmarks in normalised image
+    coordinates ((u - cx) / fx, (v - cy) / fy), and ``guessed`` says whether the intrinsics behind
+    both are a guess (no calibration). Without ``rays`` the projection of ``xyz`` stands in,
+    flagged as a guess. ``side`` is the true hand side, corrected for MediaPipe's labels.
     """
 
     side: str
     xyz: np.ndarray  # (21, 3) float32, metres
     uv: np.ndarray  # (21, 2) float32, pixels
     score: float
+    rays: np.ndarray = None  # (21, 2) float32, normalised image coordinates
+    guessed: bool = True
 
     def __post_init__(self):
         if self.side not in SIDES:
@@ -28,6 +32,11 @@ class HandKeypoints:
         self.xyz = np.asarray(self.xyz, dtype=np.float32).reshape(NUM_JOINTS, 3)
         self.uv = np.asarray(self.uv, dtype=np.float32).reshape(NUM_JOINTS, 2)
         self.score = float(self.score)
+        if self.rays is None:
+            self.rays = self.xyz[:, :2] / np.maximum(self.xyz[:, 2:], 1e-3)
+            self.guessed = True
+        self.rays = np.asarray(self.rays, dtype=np.float32).reshape(NUM_JOINTS, 2)
+        self.guessed = bool(self.guessed)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,11 @@ class Intrinsics:
     def matrix(self) -> np.ndarray:
         """Return the 3x3 camera matrix K."""
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def rays(self, uv) -> np.ndarray:
+        """(..., 2) pixels -> (..., 2) normalised image coordinates."""
+        uv = np.asarray(uv, dtype=np.float64)
+        return (uv - [self.cx, self.cy]) / [self.fx, self.fy]
 
 
 def best_per_side(hands) -> dict:

@@ -250,3 +250,43 @@ def swing_ik(positions: torch.Tensor) -> torch.Tensor:
     rest = eye.expand(positions.shape[:-2] + (sk.NUM_JOINTS, 3, 3))
     rest = torch.cat([wrist_frame(positions)[..., None, :, :], rest[..., 1:, :, :]], dim=-3)
     return aim_bones(rest, positions)
+
+
+# --- the skeleton of a pose, and where it is in the camera --------------------------------------
+
+_PALM_CHILDREN = torch.tensor([j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == sk.ROOT])
+
+
+def skeleton_offsets(lengths: torch.Tensor, palm: torch.Tensor) -> torch.Tensor:
+    """Bone offsets for `forward_kinematics` of a pose from swing IK.
+
+    lengths: (..., 21) bone lengths; palm: (..., 21, 3) each joint relative to the wrist in the
+    wrist's frame (only the palm bones', wrist -> CMC/MCP, are used). Finger bones lie along their
+    rest directions (swing IK aims those), the palm keeps its own layout: the palm is not rigid
+    and no rotation of the rest palm reproduces it. Returns (..., 21, 3), the wrist row zero.
+    """
+    offsets = torch.nn.functional.normalize(rest_offsets(lengths.dtype, lengths.device), dim=-1)
+    offsets = offsets * lengths[..., None]                                  # (..., 21, 3)
+    children = _PALM_CHILDREN.to(lengths.device)
+    palm = torch.nn.functional.normalize(palm[..., children, :], dim=-1) \
+        * lengths[..., children, None]                                      # (..., 5, 3)
+    offsets = offsets.index_copy(-2, children, palm)
+    return torch.cat([torch.zeros_like(offsets[..., :1, :]), offsets[..., 1:, :]], dim=-2)
+
+
+def place_on_rays(points: torch.Tensor, rays: torch.Tensor) -> torch.Tensor:
+    """The translation that puts `points` on the camera rays `rays`, in least squares.
+
+    points: (..., N, 3) a rigid shape in camera axes; rays: (..., N, 2) normalised image
+    coordinates (x/z, y/z) where its points are seen. Minimises, over t, the sum over points of
+    ((X + tx) - a (Z + tz))^2 + ((Y + ty) - b (Z + tz))^2: linear in t, solved by its 3x3 normal
+    equations (differentiable). Returns t (..., 3).
+    """
+    a, b = rays[..., 0], rays[..., 1]                                      # (..., N)
+    x, y, z = points.unbind(-1)
+    r1, r2 = a * z - x, b * z - y
+    one, zero = torch.ones_like(a), torch.zeros_like(a)
+    normal = torch.stack([one, zero, -a, zero, one, -b, -a, -b, a * a + b * b], dim=-1)
+    normal = normal.sum(-2).reshape(a.shape[:-1] + (3, 3))                  # (..., 3, 3)
+    rhs = torch.stack([r1, r2, -a * r1 - b * r2], dim=-1).sum(-2)           # (..., 3)
+    return torch.linalg.solve(normal, rhs[..., None])[..., 0]

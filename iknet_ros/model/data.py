@@ -1,32 +1,64 @@
 """Training and held-out data for the IKNets, streamed from the synthetic hand generator.
 
-Training seeds and the held-out seed are disjoint: training draws seeds below
-``HELD_OUT_SEED``, evaluation uses ``HELD_OUT_SEED`` and above.
+Hands move in front of a camera, and an observation model turns them into what MediaPipe
+reports: 3D keypoints in the camera frame and their 2D landmarks (``synth``). Training seeds and
+the held-out seed are disjoint: training draws seeds below ``HELD_OUT_SEED``, evaluation uses
+``HELD_OUT_SEED`` and above.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from iknet_ros.model.networks import HandWindow
 from iknet_ros.synth.motion import generate_motion
 from iknet_ros.synth.observation import observe
 
 HELD_OUT_SEED = 1_000_000_007
+NO_BONES_FRACTION = 0.3   # windows of a track that has no bone estimate yet
+BONE_SCALE_ERROR = 0.03   # log std of a track's bone estimate: the whole hand
+BONE_ERROR = 0.04         # and each bone
+
+
+@dataclass
+class Observed:
+    """What the detector reports of a batch of sequences (the models' raw input)."""
+
+    keypoints: torch.Tensor  # (B, F, 21, 3) m, camera frame, MediaPipe's landmarks as placed
+    rays: torch.Tensor       # (B, F, 21, 2) normalised image coordinates of the 2D landmarks
+    guessed: torch.Tensor    # (B,) bool: intrinsics are a guess
+
+
+def observe_in_camera(positions: torch.Tensor, level: str, seed) -> Observed:
+    """Detector-like 3D keypoints and 2D rays of true camera-frame positions (B, F, 21, 3)."""
+    keypoints = observe(positions, level, seed).keypoints
+    rays = positions[..., :2] / positions[..., 2:]
+    return Observed(keypoints, rays, torch.zeros(positions.shape[0], dtype=torch.bool))
 
 
 @dataclass
 class Batch:
     """Windows of detections with the truth of each window's newest frame."""
 
-    keypoints: torch.Tensor   # (N, T, 21, 3) metres, detections; newest frame last
-    pad_mask: torch.Tensor    # (N, T) bool, True = padding before a track's first frame
+    window: HandWindow        # (N, T, ...) the models' input
     local_rot: torch.Tensor   # (N, 21, 3, 3) true local rotations of the newest frame
     offsets: torch.Tensor     # (N, 21, 3) true bone offsets (metres)
-    positions: torch.Tensor   # (N, 21, 3) true joint positions of the newest frame (metres)
+    positions: torch.Tensor   # (N, 21, 3) true joint positions of the newest frame, camera frame
 
     def to(self, device):
         """The same batch on `device`."""
-        return Batch(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+        return Batch(self.window.to(device), self.local_rot.to(device), self.offsets.to(device),
+                     self.positions.to(device))
+
+    def __len__(self):
+        return self.local_rot.shape[0]
+
+    def part(self, rows: slice):
+        """The windows `rows` of this batch."""
+        w = self.window
+        return Batch(HandWindow(w.keypoints[rows], w.rays[rows], w.pad_mask[rows],
+                                w.guessed[rows], w.bones[rows]),
+                     self.local_rot[rows], self.offsets[rows], self.positions[rows])
 
 
 def windows_ending_at(sequence: torch.Tensor, ends: torch.Tensor, window: int):
@@ -45,20 +77,35 @@ def windows_ending_at(sequence: torch.Tensor, ends: torch.Tensor, window: int):
     return gathered.flatten(0, 1), pad_mask.flatten(0, 1)
 
 
-def make_batch(motion, keypoints, ends, window) -> Batch:
+def track_bones(offsets: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """(N, 21) a track's bone estimate as the model sees it: the truth with a track's error.
+
+    Some windows get none (zeros), as at a track's first frame.
+    """
+    lengths = offsets.norm(dim=-1)                                         # (N, 21)
+    n = lengths.shape[0]
+    error = rng.normal(0, BONE_SCALE_ERROR, (n, 1)) + rng.normal(0, BONE_ERROR, lengths.shape)
+    bones = lengths * torch.as_tensor(np.exp(error), dtype=lengths.dtype)
+    none = torch.as_tensor(rng.random(n) < NO_BONES_FRACTION)
+    return torch.where(none[:, None], torch.zeros_like(bones), bones)
+
+
+def make_batch(motion, observed: Observed, ends, window, rng) -> Batch:
     """Windows ending at `ends` (B, K) of one generated set of sequences."""
     B, K = ends.shape
-    windows, pad_mask = windows_ending_at(keypoints, ends, window)
+    keypoints, pad_mask = windows_ending_at(observed.keypoints, ends, window)
+    rays, _ = windows_ending_at(observed.rays, ends, window)
     rows = torch.arange(B)[:, None].expand(B, K)
-    return Batch(keypoints=windows, pad_mask=pad_mask,
-                 local_rot=motion.local_rot[rows, ends].flatten(0, 1),
-                 offsets=motion.offsets[:, None].expand(B, K, -1, -1).flatten(0, 1),
+    offsets = motion.offsets[:, None].expand(B, K, -1, -1).flatten(0, 1)
+    guessed = observed.guessed[:, None].expand(B, K).flatten()
+    return Batch(HandWindow(keypoints, rays, pad_mask, guessed, track_bones(offsets, rng)),
+                 local_rot=motion.local_rot[rows, ends].flatten(0, 1), offsets=offsets,
                  positions=motion.positions[rows, ends].flatten(0, 1))
 
 
 def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48,
                    triplets_per_sequence: int = 4, clean_fraction: float = 0.2) -> Batch:
-    """One training batch from fresh sequences: mostly `realistic` noise, some `clean` ones.
+    """One training batch from fresh sequences: mostly `realistic` observations, some `clean`.
 
     Windows come in triplets ending at consecutive frames (e-2, e-1, e), so the loss can score
     the acceleration of the predictions (jitter), not only their error. About one triplet in
@@ -69,15 +116,17 @@ def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48
     rng = np.random.default_rng(seed)
     motion = generate_motion(sequences, frames, rng)
     n_clean = int(round(sequences * clean_fraction))
-    clean = observe(motion.positions[:n_clean], 'clean', rng).keypoints
-    noisy = observe(motion.positions[n_clean:], 'realistic', rng).keypoints
-    keypoints = torch.cat([clean, noisy])
+    clean = observe_in_camera(motion.positions[:n_clean], 'clean', rng)
+    noisy = observe_in_camera(motion.positions[n_clean:], 'realistic', rng)
+    observed = Observed(*(torch.cat([a, b]) for a, b in zip(
+        (clean.keypoints, clean.rays, clean.guessed),
+        (noisy.keypoints, noisy.rays, noisy.guessed), strict=True)))
     shape = (sequences, triplets_per_sequence)
     filled = rng.integers(min(window + 1, frames - 1), frames, size=shape)
     filling = rng.integers(2, frames, size=shape)
     ends = np.where(rng.random(shape) < 1 / 6, filling, filled)
     ends = np.stack([ends - 2, ends - 1, ends], axis=-1).reshape(sequences, -1)  # (B, K*3)
-    return make_batch(motion, keypoints, torch.as_tensor(ends), window)
+    return make_batch(motion, observed, torch.as_tensor(ends), window, rng)
 
 
 class TrainingStream(torch.utils.data.IterableDataset):
@@ -102,20 +151,24 @@ class HeldOutSet:
 
     local_rot: torch.Tensor   # (S, F, 21, 3, 3)
     offsets: torch.Tensor     # (S, 21, 3)
-    positions: torch.Tensor   # (S, F, 21, 3)
-    keypoints: torch.Tensor   # (S, F, 21, 3)
+    positions: torch.Tensor   # (S, F, 21, 3) camera frame
+    observed: Observed        # (S, F, ...)
     level: str
 
 
 def held_out_set(level: str = 'realistic', sequences: int = 64, frames: int = 90) -> HeldOutSet:
     """The fixed held-out sequences (same motion at every noise level)."""
     motion = generate_motion(sequences, frames, HELD_OUT_SEED)
-    keypoints = observe(motion.positions, level, HELD_OUT_SEED + 1).keypoints
-    return HeldOutSet(motion.local_rot, motion.offsets, motion.positions, keypoints, level)
+    observed = observe_in_camera(motion.positions, level, HELD_OUT_SEED + 1)
+    return HeldOutSet(motion.local_rot, motion.offsets, motion.positions, observed, level)
 
 
 def sliding_batch(data: HeldOutSet, window: int) -> Batch:
-    """Every frame of every held-out sequence as the newest frame of a window (S*F windows)."""
-    S, F = data.keypoints.shape[:2]
+    """Every frame of every held-out sequence as the newest frame of a window (S*F windows).
+
+    The track's bone estimate is the truth with a track's error, drawn from a fixed seed.
+    """
+    S, F = data.observed.keypoints.shape[:2]
     ends = torch.arange(F).expand(S, F)
-    return make_batch(data, data.keypoints, ends, window)
+    return make_batch(data, data.observed, ends, window, np.random.default_rng(HELD_OUT_SEED))
+

@@ -17,9 +17,26 @@ def predicted_positions(local_rot: torch.Tensor, offsets: torch.Tensor) -> torch
     return kin.forward_kinematics(local_rot, offsets)[1]
 
 
+def placed_skeleton(local_rot: torch.Tensor, shape: torch.Tensor,
+                    rays: torch.Tensor) -> torch.Tensor:
+    """The skeleton a track publishes from one frame, in the camera frame: (..., 21, 3).
+
+    The rotations on the model's own bones (`shape`), moved onto the rays of the 2D landmarks,
+    as the tracker does before it has averaged its bones over frames.
+    """
+    offsets = kin.skeleton_offsets(kin.bone_lengths(shape), shape @ local_rot[..., 0, :, :])
+    positions = kin.forward_kinematics(local_rot, offsets)[1]
+    return positions + kin.place_on_rays(positions, rays)[..., None, :]
+
+
 def mpjpe_mm(positions: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Mean per-joint position error (mm), wrist-aligned, over all leading dims."""
     return 1000 * (wrist_aligned(positions) - wrist_aligned(truth)).norm(dim=-1).mean()
+
+
+def camera_mpjpe_mm(positions: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Mean per-joint position error (mm) in the camera frame, over all leading dims."""
+    return 1000 * (positions - truth).norm(dim=-1).mean()
 
 
 def accel_error_mm(positions: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -40,20 +57,32 @@ def angle_error_deg(local_rot: torch.Tensor, truth: torch.Tensor) -> torch.Tenso
                                             truth[..., idx, :, :])).mean()
 
 
-def training_loss(local_rot, batch, rotation_weight: float = 20.0, accel_weight: float = 2.0):
-    """FK position error (mm, true bone lengths) + rotation term + acceleration (jitter) term.
+# weights of the training loss's terms (each in mm, but the rotation term)
+LOSS_WEIGHTS = {'pose': 1.0, 'shape': 1.0, 'camera': 0.3, 'rotation': 20.0, 'accel': 2.0}
 
-    The batch holds windows in triplets of consecutive frames (`data.training_batch`); the
-    acceleration term is the mean ||second difference of predicted - true positions|| (mm). The
-    rotation term is the squared Frobenius distance of the articulated joints' rotations, smooth
-    where the geodesic is not. Returns (loss, mpjpe_mm) for the batch.
+
+def training_loss(out: dict, batch, **weights):
+    """The training loss of a model's output on a batch; returns (loss, pose MPJPE in mm).
+
+    pose: FK of the rotations on the true bones, wrist-aligned (articulation and orientation);
+    shape: the model's own skeleton against the true joint centres, wrist-aligned (it learns
+    MediaPipe's landmark convention and the hand's size); camera: the skeleton a track publishes
+    from one frame against the truth in the camera frame (where the hand is); rotation: squared
+    Frobenius distance of the articulated joints' rotations (smooth where the geodesic is not);
+    accel: over the batch's triplets of consecutive frames, the second difference of the pose
+    error (jitter).
     """
-    positions = predicted_positions(local_rot, batch.offsets)
-    error = positions - wrist_aligned(batch.positions)                    # (N, 21, 3) metres
-    position_mm = 1000 * error.norm(dim=-1).mean()
+    w = {**LOSS_WEIGHTS, **weights}
+    local_rot, shape = out['local_rot'], out['shape']
+    error = predicted_positions(local_rot, batch.offsets) - wrist_aligned(batch.positions)
+    pose_mm = 1000 * error.norm(dim=-1).mean()
+    shape_mm = mpjpe_mm(shape, batch.positions)
+    camera_mm = camera_mpjpe_mm(placed_skeleton(local_rot, shape, batch.window.rays[:, -1]),
+                                batch.positions)
     triplets = error.view(-1, 3, *error.shape[1:])                        # (N/3, 3, 21, 3)
     accel_mm = 1000 * (triplets[:, 2] - 2 * triplets[:, 1] + triplets[:, 0]).norm(dim=-1).mean()
     idx = torch.tensor(_ARTICULATED, device=local_rot.device)
     rotation = (local_rot[:, idx] - batch.local_rot[:, idx]).square().sum((-1, -2)).mean()
-    loss = position_mm + rotation_weight * rotation + accel_weight * accel_mm
-    return loss, position_mm.detach()
+    loss = (w['pose'] * pose_mm + w['shape'] * shape_mm + w['camera'] * camera_mm
+            + w['rotation'] * rotation + w['accel'] * accel_mm)
+    return loss, pose_mm.detach()

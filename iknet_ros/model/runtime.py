@@ -9,19 +9,21 @@ import torch
 import torch.nn as nn
 
 from iknet_ros.hand import skeleton as sk
+from iknet_ros.model.networks import HandWindow
 
 
 class WithAttention(nn.Module):
-    """`model` as a function (keypoints, pad_mask) -> (local_rot, attention), for tracing."""
+    """`model` as a function of a window's tensors -> (local_rot, shape, attention), to trace."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, keypoints, pad_mask):
-        """keypoints (B, T, 21, 3), pad_mask (B, T) -> (local_rot, attention (B, L, H, T, T))."""
-        out = self.model(keypoints, pad_mask, need_attention=True)
-        return out['local_rot'], out['attention']
+    def forward(self, keypoints, rays, pad_mask, guessed, bones):
+        """`HandWindow.tensors()` -> (local_rot, shape, attention (B, L, H, T, T))."""
+        out = self.model(HandWindow(keypoints, rays, pad_mask, guessed, bones),
+                         need_attention=True)
+        return out['local_rot'], out['shape'], out['attention']
 
 
 def traced(function, example_inputs: tuple, what: str):
@@ -47,8 +49,20 @@ def traced(function, example_inputs: tuple, what: str):
         return function
 
 
+def example_window(window: int) -> HandWindow:
+    """A window of `window` frames of the rest hand 0.5 m in front of the camera (batch 1)."""
+    keypoints = torch.as_tensor(sk.REST_POSITIONS, dtype=torch.float32) + torch.tensor(
+        [0.0, 0.0, 0.5])
+    rays = keypoints[:, :2] / keypoints[:, 2:]
+    bones = keypoints.new_tensor(sk.REST_OFFSETS).norm(dim=-1)
+    return HandWindow(keypoints.expand(1, window, sk.NUM_JOINTS, 3),
+                      rays.expand(1, window, sk.NUM_JOINTS, 2),
+                      torch.zeros(1, window, dtype=torch.bool), torch.zeros(1, dtype=torch.bool),
+                      bones[None])
+
+
 def inference_forward(model: nn.Module):
-    """The sequence model for run time: (keypoints, pad_mask) -> (local_rot, attention).
+    """The model for run time: `HandWindow.tensors()` -> (local_rot, shape, attention).
 
     On a CPU, `traced`: the same outputs to float precision for any batch and pad mask of the
     model's window (inputs must hold exactly `model.config.window` frames).
@@ -57,7 +71,4 @@ def inference_forward(model: nn.Module):
     device = next(model.parameters()).device
     if device.type != 'cpu':  # a GPU forward is launch-bound, not Python-bound: run it as is
         return wrapped
-    keypoints = torch.as_tensor(sk.REST_POSITIONS, dtype=torch.float32)
-    keypoints = keypoints.expand(1, model.config.window, sk.NUM_JOINTS, 3)   # (1, T, 21, 3)
-    pad_mask = torch.zeros(1, model.config.window, dtype=torch.bool)
-    return traced(wrapped, (keypoints, pad_mask), 'IKNet')
+    return traced(wrapped, example_window(model.config.window).tensors(), 'IKNet')

@@ -21,7 +21,13 @@ from iknet_ros.model.checkpoint import (
     save_checkpoint,
 )
 from iknet_ros.model.device import choose_device
-from iknet_ros.model.metrics import mpjpe_mm, predicted_positions, training_loss
+from iknet_ros.model.metrics import (
+    camera_mpjpe_mm,
+    mpjpe_mm,
+    placed_skeleton,
+    predicted_positions,
+    training_loss,
+)
 from iknet_ros.model.networks import build_model
 
 # Defaults of a full run; each fits in well under 30 minutes on a 2-core machine.
@@ -37,17 +43,25 @@ VALIDATION = {'level': 'realistic', 'sequences': 48, 'frames': 64}
 
 
 @torch.no_grad()
-def validate(model, batch: hand_data.Batch, chunk: int = 4096) -> float:
-    """Held-out MPJPE (mm) of `model` over all windows of `batch`."""
+def validate(model, batch: hand_data.Batch, chunk: int = 4096) -> dict:
+    """Held-out errors (mm) of `model` over all windows of `batch`.
+
+    pose: wrist-aligned MPJPE of its rotations on the true bones; camera: MPJPE in the camera
+    frame of the skeleton a track publishes from one frame (`metrics.placed_skeleton`).
+    """
     model.eval()
-    errors = []
-    for start in range(0, batch.keypoints.shape[0], chunk):
-        part = slice(start, start + chunk)
-        local_rot = model(batch.keypoints[part], batch.pad_mask[part])['local_rot']
-        positions = predicted_positions(local_rot, batch.offsets[part])
-        errors.append(mpjpe_mm(positions, batch.positions[part]) * positions.shape[0])
+    pose, camera = 0.0, 0.0
+    for start in range(0, len(batch), chunk):
+        part = batch.part(slice(start, start + chunk))
+        out = model(part.window)
+        n = len(part)
+        pose += float(mpjpe_mm(predicted_positions(out['local_rot'], part.offsets),
+                               part.positions)) * n
+        camera += float(camera_mpjpe_mm(placed_skeleton(out['local_rot'], out['shape'],
+                                                        part.window.rays[:, -1]),
+                                        part.positions)) * n
     model.train()
-    return float(sum(errors) / batch.keypoints.shape[0])
+    return {'val_mpjpe_mm': pose / len(batch), 'val_camera_mm': camera / len(batch)}
 
 
 def _save_optimizer(path: Path, optimizer):
@@ -126,8 +140,7 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
             for group in optimizer.param_groups:
                 group['lr'] = learning_rate(step)
             batch = next(batches).to(device)
-            loss, error = training_loss(model(batch.keypoints, batch.pad_mask)['local_rot'],
-                                        batch, accel_weight=accel_weight)
+            loss, error = training_loss(model(batch.window), batch, accel=accel_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -135,12 +148,13 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
             errors.append(float(error))
             bar.set_postfix(mpjpe_mm=f'{sum(errors[-20:]) / len(errors[-20:]):.2f}')
         record = {'epoch': epoch + 1, 'train_mpjpe_mm': sum(errors) / len(errors),
-                  'val_mpjpe_mm': validate(model, held_out),
+                  **validate(model, held_out),
                   'seconds': time.monotonic() - started}
         history.append(record)
         if progress:
             tqdm.write(f'{kind} epoch {epoch + 1}/{epochs}: train {record["train_mpjpe_mm"]:.2f}'
-                       f' mm, val {record["val_mpjpe_mm"]:.2f} mm ({record["seconds"]:.0f} s)')
+                       f' mm, val {record["val_mpjpe_mm"]:.2f} mm, camera '
+                       f'{record["val_camera_mm"]:.1f} mm ({record["seconds"]:.0f} s)')
         save_checkpoint(out, model, **provenance)
         _save_optimizer(out / 'optimizer.safetensors', optimizer)
         (out / 'history.json').write_text(json.dumps(history, indent=2) + '\n')

@@ -111,14 +111,18 @@ def rgb_to_image(rgb: np.ndarray, header, encoding: str = 'rgb8') -> Image:
 
 
 # The keypoint cloud: one point per joint, packed (no padding), in the contract's field order.
+# ray_x ray_y (normalised image coordinates) and guessed (their intrinsics are a guess) are
+# optional for readers: a cloud without them is read with the projection of x y z instead.
 _FIELDS = (('x', PointField.FLOAT32, np.float32), ('y', PointField.FLOAT32, np.float32),
            ('z', PointField.FLOAT32, np.float32), ('u', PointField.FLOAT32, np.float32),
            ('v', PointField.FLOAT32, np.float32), ('hand', PointField.UINT8, np.uint8),
-           ('score', PointField.FLOAT32, np.float32))
+           ('score', PointField.FLOAT32, np.float32), ('ray_x', PointField.FLOAT32, np.float32),
+           ('ray_y', PointField.FLOAT32, np.float32), ('guessed', PointField.UINT8, np.uint8))
+_OPTIONAL = ('ray_x', 'ray_y', 'guessed')
 _DATATYPE_DTYPES = {PointField.INT8: 'i1', PointField.UINT8: 'u1', PointField.INT16: 'i2',
                     PointField.UINT16: 'u2', PointField.INT32: 'i4', PointField.UINT32: 'u4',
                     PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8'}
-_REQUIRED = {name: datatype for name, datatype, _ in _FIELDS}
+_KNOWN = {name: datatype for name, datatype, _ in _FIELDS}
 
 
 def _packed_fields():
@@ -129,7 +133,7 @@ def _packed_fields():
     return fields, offset
 
 
-CLOUD_FIELDS, CLOUD_POINT_STEP = _packed_fields()  # point_step 25
+CLOUD_FIELDS, CLOUD_POINT_STEP = _packed_fields()  # point_step 34
 CLOUD_DTYPE = np.dtype({'names': [f.name for f in CLOUD_FIELDS],
                         'formats': [dtype for _, _, dtype in _FIELDS],
                         'offsets': [f.offset for f in CLOUD_FIELDS],
@@ -145,6 +149,8 @@ def keypoints_to_cloud(header, hands: list) -> PointCloud2:
         block['u'], block['v'] = hand.uv.T
         block['hand'] = SIDES.index(hand.side)
         block['score'] = hand.score
+        block['ray_x'], block['ray_y'] = hand.rays.T
+        block['guessed'] = hand.guessed
     cloud = PointCloud2(header=header, height=1, width=len(points), fields=list(CLOUD_FIELDS),
                         is_bigendian=False, point_step=CLOUD_POINT_STEP,
                         row_step=CLOUD_POINT_STEP * len(points), is_dense=True)
@@ -155,14 +161,16 @@ def keypoints_to_cloud(header, hands: list) -> PointCloud2:
 def _message_dtype(msg: PointCloud2) -> np.dtype:
     """Return the structured dtype of the contract's fields as laid out in ``msg``."""
     fields = {f.name: f for f in msg.fields}
-    missing = [name for name in _REQUIRED if name not in fields]
+    missing = [name for name in _KNOWN if name not in fields and name not in _OPTIONAL]
     if missing:
         raise CloudConversionError(
             f'keypoint cloud lacks field(s) {", ".join(missing)} '
             f'(has: {", ".join(fields) or "none"})')
     order = '>' if msg.is_bigendian else '<'
     names, formats, offsets = [], [], []
-    for name, datatype in _REQUIRED.items():
+    for name, datatype in _KNOWN.items():
+        if name not in fields:
+            continue
         field = fields[name]
         if field.datatype != datatype or field.count != 1:
             raise CloudConversionError(
@@ -207,6 +215,12 @@ def cloud_to_keypoints(msg: PointCloud2) -> list:
         raise CloudConversionError(
             'keypoint cloud field hand must be 0 (left) or 1 (right), the same for each '
             f'block of {NUM_JOINTS} points')
+    names = points.dtype.names
+    rays = np.stack([points['ray_x'], points['ray_y']], axis=-1).astype(np.float32) \
+        if {'ray_x', 'ray_y'} <= set(names) else [None] * len(points)
+    if rays[0] is not None and not np.all(np.isfinite(rays)):
+        raise CloudConversionError('keypoint cloud has non-finite ray_x ray_y values')
+    guessed = points['guessed'][:, 0] != 0 if 'guessed' in names else np.ones(len(points), bool)
     return [HandKeypoints(side=SIDES[int(side[i, 0])], xyz=xyz[i], uv=uv[i],
-                          score=float(score[i, 0]))
+                          score=float(score[i, 0]), rays=rays[i], guessed=bool(guessed[i]))
             for i in range(len(points))]

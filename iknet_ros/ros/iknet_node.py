@@ -40,13 +40,9 @@ PARAMETERS = {
                             "config.json); '' = the weights shipped with the package."),
     'reset_after': Param(0.5, 'Seconds a hand may be missing before its track (window) '
                               'restarts; > 0.', above=0.0),
-    'bone_window': Param(30, "Frames at a track's start whose mean bone lengths are then held "
-                             'for the whole track (a steady published skeleton); >= 1.', low=1),
-    'detail_hz': Param(3.0, "Cutoff (Hz) below which the detections' difference from the "
-                            "IKNet's anatomical pose is followed (how faithfully the skeleton "
-                            "follows MediaPipe's hand shape); > 0.", above=0.0),
-    'smoothing_hz': Param(6.0, 'Cutoff (Hz) of the One Euro filter on the published joints '
-                               '(lower: steadier, more lag); > 0.', above=0.0),
+    'bone_time_constant': Param(3.0, "Seconds over which a track averages the model's bone "
+                                     'lengths (a running mean, then an exponential average); '
+                                     '> 0.', above=0.0),
     'frame_id': Param('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) "
                           'frame.'),
     'publish_tf': Param(True, 'Publish the joint frames on /tf (rooted at the camera frame).'),
@@ -84,9 +80,7 @@ class IKNetNode(Node):
         try:
             self.tracker = HandTracker(checkpoint=p['checkpoint'] or None, device=p['device'],
                                        reset_after=p['reset_after'],
-                                       bone_window=p['bone_window'],
-                                       detail_hz=p['detail_hz'],
-                                       smoothing_hz=p['smoothing_hz'])
+                                       bone_time_constant=p['bone_time_constant'])
         except Exception as error:  # stay up and say why, whatever the cause
             self.load_error = str(error) or repr(error)
             self.get_logger().error(f'cannot load the IKNet ({self.load_error}); not publishing '

@@ -16,6 +16,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from iknet_ros.detect.detector import HandDetector
 from iknet_ros.detect.drawing import draw_landmarks
+from iknet_ros.detect.video import DEFAULT_FOV_DEG, guess_intrinsics
 from iknet_ros.hand.keypoints import Intrinsics
 from iknet_ros.ros.conversions import (
     ImageConversionError,
@@ -44,11 +45,14 @@ PARAMETERS = {
                              'true one either way.'),
     'publish_debug_image': Param(True, 'Publish hand/debug_image with the landmarks drawn, '
                                        'while someone subscribes to it.'),
-    'fx': Param(0.0, 'Focal length x (px); 0 = from camera_info, else no camera-frame '
-                     'placement.', low=0.0, high=1e6),
+    'fx': Param(0.0, 'Focal length x (px); 0 = from camera_info, else a guess from the image '
+                     'size.', low=0.0, high=1e6),
     'fy': Param(0.0, 'Focal length y (px); 0 = from camera_info, else fx.', low=0.0, high=1e6),
     'cx': Param(0.0, 'Principal point x (px); 0 with fx set = image centre.', low=0.0, high=1e6),
     'cy': Param(0.0, 'Principal point y (px); 0 with fx set = image centre.', low=0.0, high=1e6),
+    'intrinsics_guessed': Param(False, 'The intrinsics (camera_info or fx) are a guess, not a '
+                                       "calibration (e.g. video_source's pinhole guess); the "
+                                       'keypoints say so to iknet_node.'),
 }
 
 
@@ -113,6 +117,7 @@ class KeypointNode(Node):
             min_tracking_confidence=p['min_tracking_confidence'], mirrored=p['mirrored'],
             model_path=p['model_path'])
         self._fixed_camera = (p['fx'], p['fy'] or p['fx'], p['cx'], p['cy'])
+        self._guessed = p['intrinsics_guessed']
         self._camera_info = None
         self._said_no_intrinsics = False
         self._publish_debug = p['publish_debug_image']
@@ -163,18 +168,19 @@ class KeypointNode(Node):
         self._camera_info = msg
 
     def _intrinsics(self, width: int, height: int):
+        """(Intrinsics, whether they are a guess) for an image of this size."""
         fx, fy, cx, cy = self._fixed_camera
         if fx > 0.0:
-            return Intrinsics(fx, fy, cx or width / 2.0, cy or height / 2.0)
+            return Intrinsics(fx, fy, cx or width / 2.0, cy or height / 2.0), self._guessed
         info = self._camera_info
         if info is not None and info.k[0] > 0.0 and info.k[4] > 0.0:
-            return Intrinsics(info.k[0], info.k[4], info.k[2], info.k[5])
+            return Intrinsics(info.k[0], info.k[4], info.k[2], info.k[5]), self._guessed
         if not self._said_no_intrinsics:
             self._said_no_intrinsics = True
             self.get_logger().info(
-                'no intrinsics (no camera_info yet, fx = 0): publishing hand-centred metric '
-                'keypoints until camera_info arrives')
-        return None
+                f'no intrinsics (no camera_info yet, fx = 0): guessing a {DEFAULT_FOV_DEG:.0f} '
+                'deg field of view until camera_info arrives')
+        return guess_intrinsics(width, height), True
 
     def _detect(self, msg: Image):
         try:
@@ -197,8 +203,8 @@ class KeypointNode(Node):
     def _process(self, msg: Image):
         rgb = image_to_rgb(msg)
         restarts = self.detector.restarts
-        hands = self.detector.detect(rgb, stamp_ns(msg.header),
-                                     self._intrinsics(msg.width, msg.height))
+        camera, guessed = self._intrinsics(msg.width, msg.height)
+        hands = self.detector.detect(rgb, stamp_ns(msg.header), camera, guessed)
         if self.detector.restarts != restarts:
             self.get_logger().info('image stamp did not increase (bag loop?): tracking restarted',
                                    throttle_duration_sec=LOG_THROTTLE_SEC)

@@ -155,6 +155,8 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
     overrides = load_parameters(params or default_params())
     source_params = [p for p in overrides['video_source'] if p.name != 'wait_for_subscriber']
     source_params.append(Parameter('wait_for_subscriber', value=True))
+    # video_source's camera_info is a pinhole guess
+    keypoint_params = overrides['keypoint_node'] + [Parameter('intrinsics_guessed', value=True)]
     # open the video or camera first: a bad path fails before MediaPipe and torch load
     video_frames = VideoFrames(video if video is not None else camera)
     recorder = monitor = keypoint = source = frames = None
@@ -166,7 +168,7 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
             iknet = graph.add(IKNetNode(observer=monitor, context=graph.context,
                                         parameter_overrides=overrides['iknet_node']))
             keypoint = graph.add(KeypointNode(observer=monitor, context=graph.context,
-                                              parameter_overrides=overrides['keypoint_node']))
+                                              parameter_overrides=keypoint_params))
             graph.connected(keypoint.keypoints_pub)
             frames = PacedFrames(video_frames, max_frames, ready=(
                 (lambda: source is not None and keypoint.taken >= source.published) if paced

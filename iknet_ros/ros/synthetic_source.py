@@ -22,7 +22,7 @@ class SyntheticKeypointSource(Node):
 
     def __init__(self, frames: int, seed: int = 0, rate: float = 30.0, observer=None, **kwargs):
         super().__init__('synthetic_keypoints', **kwargs)
-        self.xyz, self.uv, self.camera_matrix = synthetic_hands(frames, seed)
+        self.xyz, self.uv, self.rays, self.camera_matrix = synthetic_hands(frames, seed)
         self.publisher = self.create_publisher(PointCloud2, 'hand/keypoints', 10)
         self.period = 1.0 / rate
         self.published = 0
@@ -37,11 +37,11 @@ class SyntheticKeypointSource(Node):
 
     def _run(self):
         next_time = time.monotonic()
-        for xyz, uv in zip(self.xyz, self.uv, strict=True):
+        for xyz, uv, rays in zip(self.xyz, self.uv, self.rays, strict=True):
             if self.finished.is_set():
                 break
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=FRAME_ID)
-            hand = HandKeypoints('right', xyz, uv, 0.99)
+            hand = HandKeypoints('right', xyz, uv, 0.99, rays=rays, guessed=False)
             publish(self.publisher, keypoints_to_cloud(header, [hand]), self._observer)
             self.published += 1
             next_time += self.period

@@ -17,7 +17,8 @@ def project(points, k) -> np.ndarray:
 def synthetic_hands(frames: int, seed: int = 0):
     """Generated right-hand motion with `realistic` detector noise, seen by a camera aimed at it.
 
-    Returns keypoints (F, 21, 3) metres, their pixels (F, 21, 2) and the camera's 3x3 matrix.
+    Returns keypoints (F, 21, 3) metres, their pixels (F, 21, 2), their rays (F, 21, 2:
+    normalised image coordinates) and the camera's 3x3 matrix.
     """
     from iknet_ros.synth.motion import generate_motion
     from iknet_ros.synth.observation import observe
@@ -28,4 +29,6 @@ def synthetic_hands(frames: int, seed: int = 0):
     centre = np.array([width / 2, height / 2]) - SYNTHETIC_FX * np.mean(
         xyz[..., :2] / xyz[..., 2:], axis=(0, 1))                              # principal point
     k = np.array([[SYNTHETIC_FX, 0, centre[0]], [0, SYNTHETIC_FX, centre[1]], [0, 0, 1]])
-    return xyz.astype(np.float32), project(xyz, k).astype(np.float32), k
+    uv = project(xyz, k)
+    rays = (uv - k[[0, 1], [2, 2]]) / k[[0, 1], [0, 1]]
+    return xyz.astype(np.float32), uv.astype(np.float32), rays.astype(np.float32), k

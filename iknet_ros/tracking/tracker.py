@@ -1,19 +1,17 @@
-"""Per-hand tracks: a temporal window per hand side, sequence-IKNet inference, a steady skeleton.
+"""Per-hand tracks: a temporal window per hand side, the IKNet, and the skeleton it publishes.
 
-The ROS node is a thin shell over `HandTracker.update`. Everything here runs without rclpy.
+The ROS node is a thin shell over `HandTracker.update`; everything here runs without rclpy.
 
-* One track per hand side. A track resets when its hand was missing longer than `reset_after`
-  seconds, when stamps go backwards (a bag that loops) or when the wrist jumps farther than a
-  hand moves in a frame (`MAX_WRIST_JUMP`: the keypoints changed coordinates).
+* One track per hand side. A track restarts when its hand was missing longer than `reset_after`
+  seconds, when stamps go backwards (a bag that loops), when the wrist jumps farther than a hand
+  moves in a frame (`MAX_WRIST_JUMP`: the keypoints changed coordinates) or when the model's
+  answer is not finite. Keypoints that no hand could have are refused before they enter a track.
 * Left hands are mirrored into the right-hand skeleton for the model and mirrored back after.
-* The published skeleton keeps the track's bone lengths constant (their mean over the track's
-  first `bone_window` frames, then held) while MediaPipe's wobble by 2-6 mm (std) from frame to
-  frame; the wrist position is smoothed by a One Euro filter.
-* The IKNet's pose is anatomical: on real detections it bends fingers less sideways than
-  MediaPipe does, up to 12 mm at the thumb tip. The slow part of that difference (below
-  `detail_hz`) is added back so the skeleton follows the detected hand; a final One Euro
-  filter (`smoothing_hz`) takes out the jitter that comes back with it. The bones are then aimed
-  at the result (lengths held, twist from the IKNet), so rotations and skeleton stay consistent.
+* The published skeleton is the model's: its rotations on the track's bones, placed in the
+  camera where its joints fall on MediaPipe's 2D landmarks. The track's bones (`BoneEstimate`)
+  are a running mean of the model's own metric skeleton (joint centres, not MediaPipe's
+  landmarks), which becomes an exponential average of the last seconds: never frozen, and
+  outlying frames count less. The model sees that estimate.
 """
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,15 +25,16 @@ from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import HandKeypoints, best_per_side
 from iknet_ros.model.checkpoint import load_checkpoint
 from iknet_ros.model.device import choose_device
+from iknet_ros.model.networks import HandWindow
 from iknet_ros.model.runtime import inference_forward, traced
-from iknet_ros.tracking.one_euro import OneEuroFilter
 
-_PALM_CHILDREN = [j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == sk.ROOT]
-_REST_DIRECTIONS = sk.REST_OFFSETS / np.maximum(
-    np.linalg.norm(sk.REST_OFFSETS, axis=-1, keepdims=True), 1e-9)
 # m between two frames: farther is not the same hand moving (10 m/s at 30 fps) but a change of
 # coordinates (hand-centred -> camera frame when camera_info arrives) or another hand
 MAX_WRIST_JUMP = 0.3
+PALM_LENGTH_RANGE = (0.02, 0.3)  # m, wrist -> middle MCP of any hand MediaPipe reports
+MAX_HAND_EXTENT = 0.6            # m, the largest distance between two joints of one hand
+MIN_DEPTH = 0.05                 # m, keypoints nearer the camera cannot be a hand in view
+_MIDDLE_MCP = sk.JOINT_INDEX['middle_mcp']
 
 
 @dataclass
@@ -60,30 +59,48 @@ class TrackerOutput:
     resets: dict = field(default_factory=dict)     # side -> why its track restarted this frame
 
 
+class BoneEstimate:
+    """A track's bone lengths and palm layout, from the model's skeleton of every frame so far.
+
+    The mean of all frames until `time_constant` seconds' worth, then an exponential average of
+    about that long: MediaPipe's hand-size error drifts slowly, so a long average beats any one
+    frame, and a hand does not change size. A frame whose bones are far from the estimate (more
+    than `outlier` in log ratio) counts proportionally less.
+    """
+
+    def __init__(self, time_constant: float = 3.0, outlier: float = 0.15):
+        self.time_constant, self.outlier = time_constant, outlier
+        self.lengths = None  # (21,) m
+        self.palm = None     # (21, 3) joints relative to the wrist in the wrist's frame
+        self.frames = 0
+
+    def update(self, lengths: np.ndarray, palm: np.ndarray, dt: float):
+        """Add one frame's (21,) bone lengths and (21, 3) palm layout, `dt` s after the last."""
+        self.frames += 1
+        if self.lengths is None:
+            self.lengths, self.palm = lengths.copy(), palm.copy()
+            return
+        weight = max(1.0 / self.frames, min(1.0, max(dt, 0.0) / self.time_constant))
+        log_ratio = np.log(np.maximum(lengths[1:], 1e-6) / self.lengths[1:])       # (20,)
+        trust = np.minimum(1.0, self.outlier / np.maximum(np.abs(log_ratio), 1e-9))
+        self.lengths[1:] *= np.exp(weight * trust * log_ratio)
+        self.palm += weight * (palm - self.palm)
+
+    def input(self) -> np.ndarray:
+        """(21,) what the model sees: the bone lengths, or zeros before the first frame."""
+        return np.zeros(sk.NUM_JOINTS) if self.lengths is None else self.lengths
+
+
 class _Track:
     """The history of one hand side, kept in the right-hand (mirrored if left) convention."""
 
-    def __init__(self, window: int, bone_window: int, stamp: float, detail_hz: float,
-                 smoothing_hz: float):
-        self.frames = deque(maxlen=window)            # (21, 3) keypoints
-        self.bone_lengths = deque(maxlen=bone_window)  # (21,) observed bone lengths
-        self.palm = deque(maxlen=bone_window)          # (21, 3) wrist-frame palm vectors
-        self.shape = None                              # (21, 3) offsets, held once estimated
-        self.wrist = OneEuroFilter(30.0, min_cutoff=1.0, beta=20.0)
-        self.detail = OneEuroFilter(30.0, min_cutoff=detail_hz)     # detections - IKNet pose
-        self.smooth = OneEuroFilter(30.0, min_cutoff=smoothing_hz)  # wrist-relative joints
+    def __init__(self, window: int, stamp: float, bone_time_constant: float):
+        self.keypoints = deque(maxlen=window)  # (21, 3) m
+        self.rays = deque(maxlen=window)       # (21, 2) normalised image coordinates
+        self.guessed = True
+        self.bones = BoneEstimate(bone_time_constant)
         self.last_stamp = stamp
-        self.dt = None                                 # s since the track's previous frame
-
-
-def _aimed_skeleton(local_rot: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor):
-    """(21, 3, 3) pose, (21, 3) target joints, (21,) bone lengths -> (rotations, joints).
-
-    Each joint on its bone of the held length, aimed at the target; the pose's bones turned onto
-    them (keeping the pose's twist), so FK of the rotations gives those joints.
-    """
-    fitted = kin.hold_bone_lengths(target, lengths)
-    return kin.aim_bones(local_rot, fitted), fitted
+        self.dt = 0.0                           # s since the track's previous frame
 
 
 def _mirror(side: str) -> np.ndarray:
@@ -91,39 +108,72 @@ def _mirror(side: str) -> np.ndarray:
 
 
 def check_hand(hand: HandKeypoints):
-    """Raise ValueError with a clear message when a hand's keypoints cannot be used."""
-    xyz = np.asarray(hand.xyz)
-    if xyz.shape != (sk.NUM_JOINTS, 3):
-        raise ValueError(f'{hand.side} hand has keypoints of shape {xyz.shape}, '
-                         f'expected ({sk.NUM_JOINTS}, 3)')
-    if not np.isfinite(xyz).all():
-        raise ValueError(f'{hand.side} hand has non-finite keypoints '
-                         f'(joints {np.flatnonzero(~np.isfinite(xyz).all(1)).tolist()})')
+    """Raise ValueError with a clear message when a hand's keypoints cannot be a hand in view.
+
+    Only finite input within the bounds of a real hand reaches a track: coordinates of any size
+    would otherwise reach the model and the numerical solvers behind it.
+    """
+    xyz, rays = np.asarray(hand.xyz), np.asarray(hand.rays)
+    if xyz.shape != (sk.NUM_JOINTS, 3) or rays.shape != (sk.NUM_JOINTS, 2):
+        raise ValueError(f'{hand.side} hand has keypoints of shape {xyz.shape} and rays of '
+                         f'shape {rays.shape}, expected ({sk.NUM_JOINTS}, 3) and '
+                         f'({sk.NUM_JOINTS}, 2)')
+    if not (np.isfinite(xyz).all() and np.isfinite(rays).all()):
+        raise ValueError(f'{hand.side} hand has non-finite keypoints')
+    palm = float(np.linalg.norm(xyz[_MIDDLE_MCP] - xyz[sk.ROOT]))
+    if not PALM_LENGTH_RANGE[0] <= palm <= PALM_LENGTH_RANGE[1]:
+        raise ValueError(f'{hand.side} hand has a palm (wrist to middle MCP) of {palm:.3f} m, '
+                         f'outside {PALM_LENGTH_RANGE} m: its points are degenerate')
+    extent = float(np.ptp(xyz, axis=0).max())
+    if extent > MAX_HAND_EXTENT:
+        raise ValueError(f'{hand.side} hand spans {extent:.2f} m, more than a hand can')
+    if xyz[:, 2].min() < MIN_DEPTH:
+        raise ValueError(f'{hand.side} hand is not in front of the camera (a joint at depth '
+                         f'{xyz[:, 2].min():.3f} m; keypoints must be in the camera frame)')
+
+
+def _publish(local_rot: torch.Tensor, lengths: torch.Tensor, palm: torch.Tensor,
+             rays: torch.Tensor):
+    """(21, 3, 3) rotations, (21,) bones, (21, 3) palm, (21, 2) rays -> (offsets, positions).
+
+    The published skeleton: the rotations on the track's bones (wrist at the origin), then moved
+    to where its joints lie on the rays of MediaPipe's 2D landmarks.
+    """
+    offsets = kin.skeleton_offsets(lengths, palm)                          # (21, 3)
+    positions = kin.forward_kinematics(local_rot, offsets)[1]              # (21, 3), wrist 0
+    root = kin.place_on_rays(positions, rays)                              # (3,)
+    return offsets, positions + root
 
 
 class HandTracker:
-    """Turns detected keypoints, frame after frame, into joint rotations and a skeleton."""
+    """Turns detected keypoints, frame after frame, into joint rotations and a skeleton.
+
+    `model` (a loaded IKNet of either kind) replaces the checkpoint: the real-data evaluation
+    runs the baseline and the closed-form IK (an untrained model: zero correction) through this
+    same code.
+    """
 
     def __init__(self, checkpoint=None, device: str = 'auto', reset_after: float = 0.5,
-                 bone_window: int = 30, detail_hz: float = 3.0, smoothing_hz: float = 6.0):
+                 bone_time_constant: float = 3.0, model=None):
         device = choose_device(device)
-        if reset_after <= 0 or bone_window < 1:
-            raise ValueError('reset_after must be > 0 s and bone_window >= 1 frame')
-        if detail_hz <= 0 or smoothing_hz <= 0:
-            raise ValueError('detail_hz and smoothing_hz must be > 0 Hz')
+        if not reset_after > 0 or not bone_time_constant > 0:
+            raise ValueError('reset_after and bone_time_constant must be > 0 s')
         self.device = device
-        self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
-        self.window = self.model.config.window
-        self._forward = inference_forward(self.model)  # traced on a CPU: half the overhead
-        # the skeleton fit runs on the CPU in float64 whatever the model's device: traced too
+        if model is None:
+            model, self.config = load_checkpoint(checkpoint, 'sequence', device)
+        else:
+            model, self.config = model.to(device).eval(), {'kind': model.kind}
+        self.model = model
+        self.window = max(model.config.window, 1)
+        self._forward = inference_forward(model)  # traced on a CPU: half the overhead
+        # the skeleton runs on the CPU in float64 whatever the model's device: traced too
         rot = torch.eye(3, dtype=torch.float64).expand(sk.NUM_JOINTS, 3, 3)  # (21, 3, 3)
-        offsets = torch.from_numpy(sk.REST_OFFSETS)                         # (21, 3)
-        lengths = offsets.norm(dim=-1)                                      # (21,)
-        self._pose = traced(kin.forward_kinematics, (rot, offsets), 'forward kinematics')
-        self._aim = traced(_aimed_skeleton, (rot, offsets, lengths), 'skeleton fit')
+        lengths = torch.from_numpy(np.linalg.norm(sk.REST_OFFSETS, axis=-1))  # (21,)
+        palm = torch.from_numpy(sk.REST_POSITIONS)                             # (21, 3)
+        rays = palm[:, :2] / (palm[:, 2:] + 0.5)                               # (21, 2)
+        self._publish = traced(_publish, (rot, lengths, palm, rays), 'skeleton')
         self.reset_after = reset_after
-        self.bone_window = bone_window
-        self.filters_hz = (detail_hz, smoothing_hz)
+        self.bone_time_constant = bone_time_constant
         self.tracks = {}
 
     def update(self, stamp: float, hands: list) -> TrackerOutput:
@@ -139,94 +189,69 @@ class HandTracker:
                 del self.tracks[side]
                 out.resets[side] = (f'stamp went backwards by {track.last_stamp - stamp:.3f} s '
                                     '(bag loop?)')
-        best = best_per_side(hands)
-        if not best:
-            return out
         tracks = []
-        for side, hand in best.items():
-            xyz = np.asarray(hand.xyz, dtype=np.float64) @ _mirror(side).T
+        for side, hand in best_per_side(hands).items():
+            m = _mirror(side)
+            xyz = np.asarray(hand.xyz, dtype=np.float64) @ m.T
+            rays = np.asarray(hand.rays, dtype=np.float64) * [m[0, 0], 1.0]  # x mirrored too
             track = self.tracks.get(side)
-            jump = np.linalg.norm(xyz[sk.ROOT] - track.frames[-1][sk.ROOT]) if track else 0.0
+            jump = np.linalg.norm(xyz[sk.ROOT] - track.keypoints[-1][sk.ROOT]) if track else 0.0
             if jump > MAX_WRIST_JUMP:
                 out.resets[side] = (f'wrist jumped {jump:.2f} m in one frame (keypoints now in '
                                     'another frame, e.g. once camera_info arrived?)')
                 track = None
             if track is None:
-                track = self.tracks[side] = _Track(self.window, self.bone_window, stamp,
-                                                   *self.filters_hz)
+                track = self.tracks[side] = _Track(self.window, stamp, self.bone_time_constant)
                 out.resets.setdefault(side, 'new track')
-            track.frames.append(xyz)
+            track.keypoints.append(xyz)
+            track.rays.append(rays)
+            track.guessed = hand.guessed
             track.dt, track.last_stamp = stamp - track.last_stamp, stamp
-            tracks.append((side, track, xyz))
-        out.estimates = self._estimate(tracks)
+            tracks.append((side, track))
+        if tracks:
+            out.estimates = self._estimate(tracks, out.resets)
         return out
 
-    @torch.inference_mode()
-    def _estimate(self, tracks) -> list:
+    def _window(self, tracks) -> HandWindow:
         T = self.window
-        windows = np.zeros((len(tracks), T, sk.NUM_JOINTS, 3), dtype=np.float32)
+        keypoints = np.zeros((len(tracks), T, sk.NUM_JOINTS, 3), dtype=np.float32)
+        rays = np.zeros((len(tracks), T, sk.NUM_JOINTS, 2), dtype=np.float32)
         pad_mask = np.ones((len(tracks), T), dtype=bool)
-        for i, (_, track, _) in enumerate(tracks):
-            n = len(track.frames)
-            windows[i, T - n:] = np.stack(track.frames)
+        for i, (_, track) in enumerate(tracks):
+            n = len(track.keypoints)
+            keypoints[i, T - n:] = np.stack(track.keypoints)
+            rays[i, T - n:] = np.stack(track.rays)
             pad_mask[i, T - n:] = False
-        local_rot, attention = self._forward(torch.from_numpy(windows).to(self.device),
-                                             torch.from_numpy(pad_mask).to(self.device))
+        guessed = np.array([track.guessed for _, track in tracks])
+        bones = np.stack([track.bones.input() for _, track in tracks]).astype(np.float32)
+        return HandWindow(*(torch.from_numpy(a).to(self.device)
+                            for a in (keypoints, rays, pad_mask, guessed, bones)))
+
+    @torch.inference_mode()
+    def _estimate(self, tracks, resets: dict) -> list:
+        local_rot, shape, attention = self._forward(*self._window(tracks).tensors())
         local_rot = local_rot.double().cpu().numpy()                          # (N, 21, 3, 3)
+        shape = shape.double().cpu().numpy()                                  # (N, 21, 3)
         attention = attention[:, :, :, -1].mean(2).float().cpu().numpy()     # (N, L, T)
         estimates = []
-        for i, (side, track, xyz) in enumerate(tracks):
-            rot, offsets, positions = self._follow_detections(track, local_rot[i], xyz)
-            root = track.wrist(xyz[sk.ROOT], track.dt)
+        for i, (side, track) in enumerate(tracks):
+            if not (np.isfinite(local_rot[i]).all() and np.isfinite(shape[i]).all()):
+                del self.tracks[side]
+                resets[side] = 'the model gave a non-finite answer: track restarted'
+                continue
+            track.bones.update(np.linalg.norm(shape[i] - shape[i][sk.PARENT_INDEX], axis=-1),
+                               shape[i] @ local_rot[i, sk.ROOT], track.dt)
+            offsets, positions = (t.numpy() for t in self._publish(
+                torch.from_numpy(local_rot[i]), torch.from_numpy(track.bones.lengths),
+                torch.from_numpy(track.bones.palm), torch.from_numpy(track.rays[-1])))
+            if not (np.isfinite(positions).all() and positions[:, 2].min() > 0.0):
+                positions += track.keypoints[-1][sk.ROOT] - positions[sk.ROOT]  # MediaPipe's
             m = _mirror(side)
-            rot = m @ rot @ m                                               # back to this side
-            quat = Rotation.from_matrix(rot).as_quat(canonical=True)          # (21, 4) xyzw
+            rot = m @ local_rot[i] @ m                                      # back to this side
             offsets = offsets @ m.T
-            offsets[sk.ROOT] = root @ m.T
+            offsets[sk.ROOT] = positions[sk.ROOT] @ m.T
             estimates.append(HandEstimate(
-                side=side, quat_xyzw=quat, offsets=offsets, positions=(positions + root) @ m.T,
-                attention=attention[i], window_fill=len(track.frames)))
+                side=side, quat_xyzw=Rotation.from_matrix(rot).as_quat(canonical=True),
+                offsets=offsets, positions=positions @ m.T, attention=attention[i],
+                window_fill=len(track.keypoints)))
         return estimates
-
-    def _follow_detections(self, track: _Track, local_rot: np.ndarray, xyz: np.ndarray):
-        """The IKNet pose on the track's skeleton, brought onto the detections' slow detail.
-
-        local_rot: (21, 3, 3) the IKNet's rotations; xyz: (21, 3) this frame's detections.
-        Returns local rotations (21, 3, 3), offsets (21, 3) and wrist-relative positions
-        (21, 3): bones of the track's held lengths aimed at the smoothed target, so FK of the
-        rotations and offsets gives those positions.
-        """
-        shape = self._shape(track, local_rot[sk.ROOT], xyz)
-        local_rot_t = torch.from_numpy(local_rot)
-        pose = self._pose(local_rot_t, torch.from_numpy(shape))[1].numpy()   # (21, 3), wrist 0
-        detected = xyz - xyz[sk.ROOT]
-        target = track.smooth(pose + track.detail(detected - pose, track.dt), track.dt)
-        rot, fitted = self._aim(local_rot_t, torch.from_numpy(target),
-                                torch.from_numpy(np.linalg.norm(shape, axis=-1)))
-        rot, fitted = rot.numpy(), fitted.numpy()
-        offsets = shape.copy()  # finger bones along the rest directions; the palm as fitted
-        offsets[_PALM_CHILDREN] = fitted[_PALM_CHILDREN] @ rot[sk.ROOT]
-        return rot, offsets, fitted
-
-    @staticmethod
-    def _shape(track: _Track, wrist_rot: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-        """(21, 3) offsets: mean bone lengths and mean palm layout (wrist frame).
-
-        Estimated over the track's first `bone_window` frames, then held until the track
-        restarts: MediaPipe's bone lengths change with the pose, and a hand does not change size.
-        The mean, not the median: on the real video it is 0.5 mm closer to the detections over
-        the whole run (MediaPipe's length errors are skewed, not outliers).
-        """
-        if track.shape is not None:
-            return track.shape
-        track.bone_lengths.append(np.linalg.norm(xyz - xyz[sk.PARENT_INDEX], axis=-1))
-        track.palm.append((xyz - xyz[sk.ROOT]) @ wrist_rot)
-        lengths = np.mean(np.stack(track.bone_lengths), axis=0)                 # (21,)
-        palm = np.mean(np.stack(track.palm), axis=0)                            # (21, 3)
-        offsets = _REST_DIRECTIONS * lengths[:, None]
-        offsets[_PALM_CHILDREN] = palm[_PALM_CHILDREN] / np.linalg.norm(
-            palm[_PALM_CHILDREN], axis=-1, keepdims=True) * lengths[_PALM_CHILDREN, None]
-        offsets[sk.ROOT] = 0.0
-        if len(track.palm) == track.palm.maxlen:
-            track.shape = offsets
-        return offsets.copy()

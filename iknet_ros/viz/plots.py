@@ -163,10 +163,10 @@ def plot_attention(folder, out, sequence: int = 0, frame: int = 45, heads: bool 
     model, _ = load_checkpoint(folder, 'sequence')
     data, s, f = _held_out_sample(sequence, frame)
     T = model.config.window
-    keypoints, pad_mask = hand_data.windows_ending_at(data.keypoints[s:s + 1],
-                                                      torch.tensor([[f]]), T)
+    F = data.positions.shape[1]
+    window = hand_data.sliding_batch(data, T).part(slice(s * F + f, s * F + f + 1)).window
     with torch.no_grad():
-        attention = model(keypoints, pad_mask, need_attention=True)['attention'][0].numpy()
+        attention = model(window, need_attention=True)['attention'][0].numpy()
     layers, n_heads = attention.shape[:2]
     rows = 1 + (layers if heads else 0)
     cols = max(layers + 1, n_heads if heads else 0)
@@ -226,10 +226,10 @@ def plot_predictions(folders, out, frames: int = 4):
     pick = np.clip(np.arange(peak - frames // 2, peak - frames // 2 + frames), 0,
                    data.positions.shape[1] - 1)
     truth = wrist_aligned(data.positions[s])
-    shown = {'input': wrist_aligned(data.keypoints[s])}
+    shown = {'input': wrist_aligned(data.observed.keypoints[s])}
     for folder in folders:
         model, config = load_checkpoint(folder)
-        local_rot = predict_sequences(model, data, 'cpu')[s]
+        local_rot = predict_sequences(model, data, 'cpu')[0][s]
         shown[config['kind']] = predicted_positions(local_rot, data.offsets[s])
     plt = pyplot()
     fig = plt.figure(figsize=(3.0 * frames, 3.0 * len(shown)))
