@@ -76,6 +76,22 @@ def test_two_hands_are_found_while_one_hand_is_tracked_cheaply(frames):
     assert sides[first:] == [['left', 'right']] * (len(sides) - first)
 
 
+def test_a_lone_hand_does_not_jump_when_the_detector_looks_for_more():
+    """max_hands 2 with one hand in view answers as max_hands 1 does, look or no look.
+
+    Their first frames differ (max_hands 2 starts with its two-hand landmarker); from then on a
+    look for more hands that finds none must not move the tracked hand (it moved it by mm).
+    """
+    with VideoFrames(require_real(REAL_VIDEO)) as video:
+        frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, f in zip(range(3 * SEARCH_EVERY),
+                                                                     video)]
+    with HandDetector(max_hands=1) as one, HandDetector(max_hands=2) as two:
+        for i, rgb in enumerate(frames):
+            (a,), (b,) = one.detect(rgb, i * 33_333_333), two.detect(rgb, i * 33_333_333)
+            if i >= 5:
+                assert np.abs(a.xyz - b.xyz).max() < 1e-3, f'frame {i}'  # m
+
+
 def test_mirrored_camera_still_reports_right_with_right_hand_shape(frames):
     with HandDetector(mirrored=True) as detector:
         results = [detector.detect(np.ascontiguousarray(rgb[:, ::-1]), i * 33_333_333)

@@ -131,7 +131,8 @@ class HandDetector:
     its ``num_hands``: with ``max_hands`` 2 and one hand in view that doubles the time per
     frame. So the detector keeps one landmarker per hand count, runs
     the one for the hands it tracks now, and looks for more with the ``max_hands`` one every
-    ``SEARCH_EVERY`` frames (a new hand shows up within a third of a second at 30 fps).
+    ``SEARCH_EVERY`` frames (a new hand shows up within a third of a second at 30 fps). A look
+    that finds no new hand is answered by the tracking landmarker, so tracked hands do not jump.
     """
 
     def __init__(self, max_hands: int = 2, min_detection_confidence: float = 0.5,
@@ -209,6 +210,10 @@ class HandDetector:
         if not self._landmarkers:  # closed, or restarted above
             self._open()
         result = self._landmarkers[num_hands].detect_for_video(image, stamp_ms)
+        if num_hands > self._tracked > 0 and len(result.hand_landmarks) <= self._tracked:
+            # the look found no new hand: answer with the landmarker that tracks these hands,
+            # or they would jump to another landmarker's estimate every SEARCH_EVERY frames
+            result = self._landmarkers[self._tracked].detect_for_video(image, stamp_ms)
         self._tracked = len(result.hand_landmarks)
         hands = []
         for handedness, world, normalized in zip(result.handedness, result.hand_world_landmarks,
