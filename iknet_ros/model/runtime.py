@@ -19,8 +19,14 @@ class WithAttention(nn.Module):
         self.model = model
 
     def forward(self, keypoints, pad_mask):
-        """keypoints (B, T, 21, 3), pad_mask (B, T) -> (local_rot, attention (B, L, H, T, T))."""
+        """keypoints (B, T, 21, 3), pad_mask (B, T) -> (local_rot, attention (B, L, H, T, T)).
+
+        A model without attention (the per-frame baseline) gives L = 0 layers.
+        """
         out = self.model(keypoints, pad_mask, need_attention=True)
+        if 'attention' not in out:
+            B, T = pad_mask.shape
+            return out['local_rot'], keypoints.new_zeros((B, 0, 1, T, T))
         return out['local_rot'], out['attention']
 
 
@@ -48,7 +54,7 @@ def traced(function, example_inputs: tuple, what: str):
 
 
 def inference_forward(model: nn.Module):
-    """The sequence model for run time: (keypoints, pad_mask) -> (local_rot, attention).
+    """An IKNet for run time: (keypoints, pad_mask) -> (local_rot, attention).
 
     On a CPU, `traced`: the same outputs to float precision for any batch and pad mask of the
     model's window (inputs must hold exactly `model.config.window` frames).

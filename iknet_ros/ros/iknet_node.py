@@ -33,8 +33,8 @@ TF_TOPIC = '/tf'  # TF is global by convention
 PARAMETERS = {
     'device': Param('auto', 'Inference device: auto (CUDA when available), cpu or cuda.',
                     choices=DEVICES),
-    'checkpoint': Param('', "Sequence-IKNet checkpoint folder (model.safetensors + "
-                            "config.json); '' = the weights shipped with the package."),
+    'checkpoint': Param('', "IKNet checkpoint folder (model.safetensors + config.json), "
+                            "sequence or baseline; '' = the shipped sequence IKNet."),
     'reset_after': Param(0.5, 'Seconds a hand may be missing before its track (window) '
                               'restarts; > 0.', above=0.0),
     'bone_window': Param(30, "Frames at a track's start whose mean bone lengths are then held "
@@ -89,8 +89,8 @@ class IKNetNode(Node):
         self.create_subscription(PointCloud2, KEYPOINTS_TOPIC, self._on_cloud, 10)
         if self.tracker is not None:
             self.get_logger().info(
-                f'sequence IKNet on {self.tracker.device}, window {self.tracker.window} frames, '
-                f'reset after {p["reset_after"]} s')
+                f'{self.tracker.config["kind"]} IKNet on {self.tracker.device}, '
+                f'window {self.tracker.window} frames, reset after {p["reset_after"]} s')
 
     def _log(self, kind: str, level: str, text: str):
         """Log `text` at most once per throttle period for each kind of event."""
@@ -129,7 +129,7 @@ class IKNetNode(Node):
         if self.markers_pub is not None:
             publish(self.markers_pub, messages.skeleton_markers(header, out.estimates),
                     self._observer)
-        if out.estimates:
+        if out.estimates and out.estimates[0].attention.size:  # the baseline has none
             publish(self.attention_pub, messages.attention_message(out.estimates),
                     self._observer)
         self.published += 1

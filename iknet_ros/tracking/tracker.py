@@ -27,6 +27,7 @@ from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import HandKeypoints, best_per_side
 from iknet_ros.model.checkpoint import load_checkpoint
 from iknet_ros.model.device import choose_device
+from iknet_ros.model.networks import model_arguments
 from iknet_ros.model.runtime import inference_forward, traced
 from iknet_ros.tracking.one_euro import OneEuroFilter
 
@@ -47,8 +48,12 @@ class HandEstimate:
     offsets: np.ndarray     # (21, 3) m, each joint's translation in its parent's frame; row 0 =
                             # the wrist position in the camera frame
     positions: np.ndarray   # (21, 3) m, camera frame: forward kinematics of the above
-    attention: np.ndarray   # (layers, T) newest frame's attention over the window, head-averaged
+    attention: np.ndarray   # (layers, T) newest frame's attention over the window, head-averaged;
+                            # (0, T) for a model without attention (the baseline)
     window_fill: int        # frames in the window so far (<= T)
+    raw_quat_xyzw: np.ndarray = None  # (21, 4) the IKNet's own rotations, before the filters
+    raw_positions: np.ndarray = None  # (21, 3) m, camera frame: FK of those on the track's
+                                      # skeleton from the detected wrist (no filter at all)
 
 
 @dataclass
@@ -102,17 +107,27 @@ def check_hand(hand: HandKeypoints):
 
 
 class HandTracker:
-    """Turns detected keypoints, frame after frame, into joint rotations and a skeleton."""
+    """Turns detected keypoints, frame after frame, into joint rotations and a skeleton.
+
+    The IKNet is `model` (a built baseline or sequence IKNet) when given, else the checkpoint
+    folder `checkpoint` of either kind (None: the shipped sequence IKNet).
+    """
 
     def __init__(self, checkpoint=None, device: str = 'auto', reset_after: float = 0.5,
-                 bone_window: int = 30, detail_hz: float = 3.0, smoothing_hz: float = 6.0):
+                 bone_window: int = 30, detail_hz: float = 3.0, smoothing_hz: float = 6.0,
+                 model: torch.nn.Module = None):
         device = choose_device(device)
         if reset_after <= 0 or bone_window < 1:
             raise ValueError('reset_after must be > 0 s and bone_window >= 1 frame')
         if detail_hz <= 0 or smoothing_hz <= 0:
             raise ValueError('detail_hz and smoothing_hz must be > 0 Hz')
         self.device = device
-        self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
+        if model is not None:
+            self.model = model.to(device).eval()
+            self.config = {'kind': model.kind, 'arguments': model_arguments(model),
+                           'checkpoint': None}
+        else:
+            self.model, self.config = load_checkpoint(checkpoint, 'sequence', device)
         self.window = self.model.config.window
         self._forward = inference_forward(self.model)  # traced on a CPU: half the overhead
         # the skeleton fit runs on the CPU in float64 whatever the model's device: traced too
@@ -124,6 +139,10 @@ class HandTracker:
         self.reset_after = reset_after
         self.bone_window = bone_window
         self.filters_hz = (detail_hz, smoothing_hz)
+        self.tracks = {}
+
+    def reset(self):
+        """Forget every track (the next frames come from another input)."""
         self.tracks = {}
 
     def update(self, stamp: float, hands: list) -> TrackerOutput:
@@ -176,16 +195,18 @@ class HandTracker:
         attention = attention[:, :, :, -1].mean(2).float().cpu().numpy()     # (N, L, T)
         estimates = []
         for i, (side, track, xyz) in enumerate(tracks):
-            rot, offsets, positions = self._follow_detections(track, local_rot[i], xyz)
+            rot, offsets, positions, pose = self._follow_detections(track, local_rot[i], xyz)
             root = track.wrist(xyz[sk.ROOT], track.dt)
             m = _mirror(side)
             rot = m @ rot @ m                                               # back to this side
             quat = Rotation.from_matrix(rot).as_quat(canonical=True)          # (21, 4) xyzw
+            raw_quat = Rotation.from_matrix(m @ local_rot[i] @ m).as_quat(canonical=True)
             offsets = offsets @ m.T
             offsets[sk.ROOT] = root @ m.T
             estimates.append(HandEstimate(
                 side=side, quat_xyzw=quat, offsets=offsets, positions=(positions + root) @ m.T,
-                attention=attention[i], window_fill=len(track.frames)))
+                attention=attention[i], window_fill=len(track.frames), raw_quat_xyzw=raw_quat,
+                raw_positions=(pose + xyz[sk.ROOT]) @ m.T))
         return estimates
 
     def _follow_detections(self, track: _Track, local_rot: np.ndarray, xyz: np.ndarray):
@@ -194,7 +215,8 @@ class HandTracker:
         local_rot: (21, 3, 3) the IKNet's rotations; xyz: (21, 3) this frame's detections.
         Returns local rotations (21, 3, 3), offsets (21, 3) and wrist-relative positions
         (21, 3): bones of the track's held lengths aimed at the smoothed target, so FK of the
-        rotations and offsets gives those positions.
+        rotations and offsets gives those positions; and the IKNet's own pose on the track's
+        skeleton (21, 3), wrist-relative, before the filters.
         """
         shape = self._shape(track, local_rot[sk.ROOT], xyz)
         local_rot_t = torch.from_numpy(local_rot)
@@ -206,7 +228,7 @@ class HandTracker:
         rot, fitted = rot.numpy(), fitted.numpy()
         offsets = shape.copy()  # finger bones along the rest directions; the palm as fitted
         offsets[_PALM_CHILDREN] = fitted[_PALM_CHILDREN] @ rot[sk.ROOT]
-        return rot, offsets, fitted
+        return rot, offsets, fitted, pose
 
     @staticmethod
     def _shape(track: _Track, wrist_rot: np.ndarray, xyz: np.ndarray) -> np.ndarray:
