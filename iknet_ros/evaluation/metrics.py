@@ -131,7 +131,7 @@ def lag_frames(joints: np.ndarray, reference: np.ndarray, max_lag: float = 6.0,
         shifted = np.stack([np.interp(at, known, flat_ref[:, c])
                             for c in range(flat_ref.shape[1])], axis=1)      # (m, 63)
         costs.append(np.mean((flat - shifted) ** 2))
-    return float(shifts[int(np.argmin(costs))])
+    return round(float(shifts[int(np.argmin(costs))]), 6)  # the grid's value, not 0.1 + 1e-15
 
 
 def bone_lengths(joints: np.ndarray) -> np.ndarray:
