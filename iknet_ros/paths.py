@@ -50,3 +50,9 @@ def real_data_dir() -> Path:
 def real_video() -> Path:
     """The shared real video the tests and benchmarks use (it may be absent)."""
     return real_data_dir() / 'right_hand_720p.mp4'
+
+
+def cache_dir() -> Path:
+    """Where commands keep what they can recompute: $XDG_CACHE_HOME/iknet_ros or ~/.cache/..."""
+    base = os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache'
+    return Path(base).expanduser() / PACKAGE

@@ -83,8 +83,8 @@ def test_a_lone_hand_does_not_jump_when_the_detector_looks_for_more():
     look for more hands that finds none must not move the tracked hand (it moved it by mm).
     """
     with VideoFrames(require_real(REAL_VIDEO)) as video:
-        frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for _, f in zip(range(3 * SEARCH_EVERY),
-                                                                     video)]
+        frames = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB)
+                  for _, f in zip(range(3 * SEARCH_EVERY), video, strict=False)]
     with HandDetector(max_hands=1) as one, HandDetector(max_hands=2) as two:
         for i, rgb in enumerate(frames):
             (a,), (b,) = one.detect(rgb, i * 33_333_333), two.detect(rgb, i * 33_333_333)

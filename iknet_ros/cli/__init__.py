@@ -19,6 +19,8 @@ COMMANDS = {
     'demo': ('demo', 'the whole pipeline on a video, camera or synthetic hands, with pictures'),
     'train': ('train', 'train the baseline or the sequence IKNet'),
     'evaluate': ('evaluate', 'evaluate IKNets on the synthetic held-out set (mm)'),
+    'evaluate-real': ('evaluate_real', 'every method side by side on real hands, with and '
+                                       'without ground truth'),
     'noise-report': ('noise_report', 'real vs synthetic keypoint noise statistics'),
     'plot': ('plot', 'draw plots (PNG): iknet-ros plot KIND ...'),
     'bench': ('bench', 'speed and memory figures (JSON)'),

@@ -14,6 +14,8 @@ def add_arguments(parser):
                         help='continue the run in --out from its last epoch')
     parser.add_argument('--seed', type=int, default=0, help='training seed')
     parser.add_argument('--window', type=int, help='sequence model: frames per window (T)')
+    parser.add_argument('--no-rays', action='store_true',
+                        help="without the 2D landmarks' rays as an input (the 2D ablation)")
     parser.add_argument('--accel-weight', type=float,
                         help='weight of the jitter (acceleration) term of the loss')
     parser.add_argument('--threads', type=int, default=1,
@@ -29,6 +31,8 @@ def run(args) -> int:
     from iknet_ros.model.train import train
 
     arguments = {'window': args.window} if args.window and args.model == 'sequence' else {}
+    if args.no_rays:
+        arguments['use_rays'] = False
     if args.threads:
         torch.set_num_threads(args.threads)
     history = train(args.model, args.out, epochs=args.epochs,

@@ -36,8 +36,8 @@ TF_TOPIC = '/tf'  # TF is global by convention
 PARAMETERS = {
     'device': Param('auto', 'Inference device: auto (CUDA when available), cpu or cuda.',
                     choices=DEVICES),
-    'checkpoint': Param('', "Sequence-IKNet checkpoint folder (model.safetensors + "
-                            "config.json); '' = the weights shipped with the package."),
+    'checkpoint': Param('', "IKNet checkpoint folder (model.safetensors + config.json), "
+                            "sequence or baseline; '' = the shipped sequence IKNet."),
     'reset_after': Param(0.5, 'Seconds a hand may be missing before its track (window) '
                               'restarts; > 0.', above=0.0),
     'bone_time_constant': Param(3.0, "Seconds over which a track averages the model's bone "
@@ -95,8 +95,8 @@ class IKNetNode(Node):
         self.create_subscription(PointCloud2, KEYPOINTS_TOPIC, self._on_cloud, 10)
         if self.tracker is not None:
             self.get_logger().info(
-                f'sequence IKNet on {self.tracker.device}, window {self.tracker.window} frames, '
-                f'reset after {p["reset_after"]} s')
+                f'{self.tracker.config["kind"]} IKNet on {self.tracker.device}, '
+                f'window {self.tracker.window} frames, reset after {p["reset_after"]} s')
 
     def _log(self, kind: str, level: str, text: str):
         """Log `text` at most once per throttle period for each kind of event."""

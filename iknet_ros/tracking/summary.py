@@ -27,7 +27,7 @@ def joint_positions(quat_xyzw, offsets) -> np.ndarray:
     return kin.forward_kinematics(rot, offsets, offsets[sk.ROOT])[1].numpy()
 
 
-def _accel_mm(runs) -> tuple:
+def accel_sums_mm(runs) -> tuple:
     """(sum, count) of ||second difference|| in mm over (F, 21, 3) runs of consecutive frames."""
     total, count = 0.0, 0
     for x in runs:
@@ -37,7 +37,7 @@ def _accel_mm(runs) -> tuple:
     return total, count
 
 
-def _bone_std_mm(sequences) -> float:
+def bone_std_mm(sequences) -> float:
     """Mean over bones (and hand sides) of the std over time of (F, 20) bone lengths, in mm."""
     stds = [np.std(lengths, axis=0) for lengths in sequences if len(lengths) >= 2]
     return float(np.mean(np.concatenate(stds)) * 1000.0) if stds else float('nan')
@@ -110,8 +110,8 @@ class RunSummary:
         runs = self._tracks()
         keypoints = [kp - kp[:, :1] for kp, _ in runs]      # wrist-aligned
         published = [pub - pub[:, :1] for _, pub in runs]
-        accel_in, n_in = _accel_mm(keypoints)
-        accel_out, n_out = _accel_mm(published)
+        accel_in, n_in = accel_sums_mm(keypoints)
+        accel_out, n_out = accel_sums_mm(published)
         distances = [np.linalg.norm(p - k, axis=-1) for p, k in
                      zip(published, keypoints, strict=True)]
         published_bones, input_bones = self._bones()
@@ -123,8 +123,8 @@ class RunSummary:
             'frames_with_rotations': frames_out,
             'rotation_coverage': frames_out / frames_in if frames_in else nan,
             'fps': len(self.outputs) / seconds if seconds > 0 else nan,
-            'skeleton_bone_std_mm': _bone_std_mm(published_bones),
-            'keypoint_bone_std_mm': _bone_std_mm(input_bones),
+            'skeleton_bone_std_mm': bone_std_mm(published_bones),
+            'keypoint_bone_std_mm': bone_std_mm(input_bones),
             'accel_ratio': (accel_out / n_out) / (accel_in / n_in) if n_in and n_out and accel_in
             else nan,
             'accel_mm': accel_out / n_out if n_out else nan,

@@ -25,7 +25,7 @@ from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import HandKeypoints, best_per_side
 from iknet_ros.model.checkpoint import load_checkpoint
 from iknet_ros.model.device import choose_device
-from iknet_ros.model.networks import HandWindow
+from iknet_ros.model.networks import HandWindow, model_arguments
 from iknet_ros.model.runtime import inference_forward, traced
 
 # m between two frames: farther is not the same hand moving (10 m/s at 30 fps) but a change of
@@ -48,6 +48,8 @@ class HandEstimate:
     positions: np.ndarray   # (21, 3) m, camera frame: forward kinematics of the above
     attention: np.ndarray   # (layers, T) newest frame's attention over the window, head-averaged
     window_fill: int        # frames in the window so far (<= T)
+    raw_positions: np.ndarray = None  # (21, 3) m, camera frame: the model's own skeleton of
+                                      # this frame (its bones, not the track's), placed the same
 
 
 @dataclass
@@ -162,7 +164,9 @@ class HandTracker:
         if model is None:
             model, self.config = load_checkpoint(checkpoint, 'sequence', device)
         else:
-            model, self.config = model.to(device).eval(), {'kind': model.kind}
+            model = model.to(device).eval()
+            self.config = {'kind': model.kind, 'arguments': model_arguments(model),
+                           'checkpoint': None}
         self.model = model
         self.window = max(model.config.window, 1)
         self._forward = inference_forward(model)  # traced on a CPU: half the overhead
@@ -174,6 +178,10 @@ class HandTracker:
         self._publish = traced(_publish, (rot, lengths, palm, rays), 'skeleton')
         self.reset_after = reset_after
         self.bone_time_constant = bone_time_constant
+        self.tracks = {}
+
+    def reset(self):
+        """Forget every track (the next frames come from another input)."""
         self.tracks = {}
 
     def update(self, stamp: float, hands: list) -> TrackerOutput:
@@ -241,9 +249,11 @@ class HandTracker:
                 continue
             track.bones.update(np.linalg.norm(shape[i] - shape[i][sk.PARENT_INDEX], axis=-1),
                                shape[i] @ local_rot[i, sk.ROOT], track.dt)
+            rays = torch.from_numpy(track.rays[-1])
             offsets, positions = (t.numpy() for t in self._publish(
                 torch.from_numpy(local_rot[i]), torch.from_numpy(track.bones.lengths),
-                torch.from_numpy(track.bones.palm), torch.from_numpy(track.rays[-1])))
+                torch.from_numpy(track.bones.palm), rays))
+            raw = shape[i] + kin.place_on_rays(torch.from_numpy(shape[i]), rays).numpy()
             if not (np.isfinite(positions).all() and positions[:, 2].min() > 0.0):
                 positions += track.keypoints[-1][sk.ROOT] - positions[sk.ROOT]  # MediaPipe's
             m = _mirror(side)
@@ -253,5 +263,5 @@ class HandTracker:
             estimates.append(HandEstimate(
                 side=side, quat_xyzw=Rotation.from_matrix(rot).as_quat(canonical=True),
                 offsets=offsets, positions=positions @ m.T, attention=attention[i],
-                window_fill=len(track.keypoints)))
+                window_fill=len(track.keypoints), raw_positions=raw @ m.T))
         return estimates
