@@ -1,14 +1,16 @@
 """ament_python package definition of iknet_ros (colcon build and pip install -e . both use it)."""
 from glob import glob
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 package_name = 'iknet_ros'
 
 setup(
     name=package_name,
     version='0.1.0',
-    packages=find_packages(exclude=['test']),
+    # namespace discovery: the data-only folders iknet_ros/weights/* are packages too (no warning)
+    packages=find_namespace_packages(include=[package_name, package_name + '.*'],
+                                     exclude=['*.__pycache__']),
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -25,13 +27,13 @@ setup(
     description='Live 3D hand tracking for ROS 2: MediaPipe keypoints to joint rotations '
                 'with a sequence IKNet (Transformer over a temporal window).',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'iknet-ros = iknet_ros.cli:main',
-            'iknet_node = iknet_ros.ros.iknet_node:main',
-            'keypoint_node = iknet_ros.ros.keypoint_node:main',
-            'video_source = iknet_ros.ros.video_source:main',
+            # the nodes start in node_main, which takes SIGINT/SIGTERM before their imports
+            'iknet_node = iknet_ros.ros.node_main:iknet_node',
+            'keypoint_node = iknet_ros.ros.node_main:keypoint_node',
+            'video_source = iknet_ros.ros.node_main:video_source',
         ],
     },
 )

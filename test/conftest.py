@@ -1,6 +1,8 @@
-"""Shared test fixtures: an isolated DDS domain per test run, and a real rclpy graph."""
+"""Shared test fixtures: an isolated DDS domain per test run, a real rclpy graph, `ros2`."""
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from iknet_ros.ros.graph import InProcessGraph
 os.environ.setdefault('ROS_DOMAIN_ID', str(random.Random(os.getpid()).randint(1, 100)))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
+ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = real_data_dir()
+ROS_VENDOR = ROOT.parent / 'shared' / 'vendor' / 'ros2-jazzy-launch'
 REAL_VIDEO = REAL_DATA / 'right_hand_720p.mp4'
 REAL_LANDMARKS = REAL_DATA / 'right_hand_world_landmarks_wristframe.npy'
 
@@ -29,3 +33,32 @@ def ros_graph():
     """A running rclpy graph for one test; nodes are created with ``context=ros_graph.context``."""
     with InProcessGraph() as graph:
         yield graph
+
+
+@pytest.fixture(scope='session')
+def ros2_overlay_env() -> dict:
+    """The environment `source scripts/ros_env.sh` gives: the real `ros2`, iknet_ros indexed.
+
+    The overlay is built or brought up to date first (a no-op when it is).
+    """
+    if not ROS_VENDOR.is_dir():
+        pytest.skip(f'no ros2 command: {ROS_VENDOR} (upstream launch, ros2cli) is absent')
+    env = dict(os.environ, VENV=sys.prefix)
+    built = subprocess.run(['bash', str(ROOT / 'scripts' / 'setup_ros_overlay.sh')], env=env,
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.fail(f'scripts/setup_ros_overlay.sh failed:\n{built.stdout}\n{built.stderr}')
+    sourced = subprocess.run(['bash', '-c', 'source scripts/ros_env.sh && env -0'], cwd=ROOT,
+                             env=env, capture_output=True, text=True, check=True)
+    return dict(line.split('=', 1) for line in sourced.stdout.split('\0') if '=' in line)
+
+
+@pytest.fixture
+def ros2_env(ros2_overlay_env, tmp_path) -> dict:
+    """Environment of one test's `ros2 ...` subprocesses.
+
+    This test run's DDS domain, on this machine only, logs in the test's temporary folder.
+    """
+    return dict(ros2_overlay_env, ROS_DOMAIN_ID=os.environ['ROS_DOMAIN_ID'],
+                ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', ROS_LOG_DIR=str(tmp_path / 'ros_log'),
+                PYTHONUNBUFFERED='1')

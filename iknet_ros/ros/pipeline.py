@@ -153,8 +153,13 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
     use_one_torch_thread()
     use_large_image_transport()  # the debug image to RViz or Foxglove in another process
     overrides = load_parameters(params or default_params())
-    source_params = [p for p in overrides['video_source'] if p.name != 'wait_for_subscriber']
-    source_params.append(Parameter('wait_for_subscriber', value=True))
+    # a file plays at its rate, but each frame waits for keypoint_node's answer to the one
+    # before (as the launch file has it): a busy machine slows the video down, drops no frame
+    pace = '' if paced or camera is not None else KEYPOINTS
+    source_params = [p for p in overrides['video_source']
+                     if p.name not in ('wait_for_subscriber', 'pace_topic')]
+    source_params += [Parameter('wait_for_subscriber', value=True),
+                      Parameter('pace_topic', value=pace)]
     # video_source's camera_info is a pinhole guess
     keypoint_params = overrides['keypoint_node'] + [Parameter('intrinsics_guessed', value=True)]
     # open the video or camera first: a bad path fails before MediaPipe and torch load

@@ -4,18 +4,20 @@ Frames are published at the file's frame rate (or as fast as the camera delivers
 with the node clock at capture. Intrinsics are a pinhole guess (``detect.video.guess_intrinsics``):
 ``fx`` if given, else from the horizontal field of view ``fov_deg``.
 """
+import importlib
 import sys
 import threading
 import time
 
 import cv2
 import numpy as np
-from rclpy.node import Node
+from rclpy.node import Node, NodeNameNonExistentError
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from iknet_ros.detect.video import DEFAULT_FOV_DEG, VideoFrames, VideoSourceError, guess_intrinsics
+from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.node_main import run_node
 from iknet_ros.ros.parameters import Param, declare
 
@@ -33,7 +35,23 @@ PARAMETERS = {
     'wait_for_subscriber': Param(False, 'Hold the first frame until image has a subscriber '
                                         '(and camera_info, for up to 1 s more): no frame lost '
                                         'at start.'),
+    'wait_for_graph': Param(False, 'Hold the first frame until image has a subscriber and every '
+                                   'node of graph_nodes has made its subscriptions: no frame of '
+                                   'a file is lost while the graph starts (hand.launch.py sets '
+                                   'it with video:=).'),
+    'graph_nodes': Param(['keypoint_node', 'iknet_node'],
+                         "The nodes wait_for_graph waits for, in this node's namespace unless "
+                         'absolute (/namespace/name).'),
+    'pace_topic': Param('', "For a file: hold each frame until the graph's answer to the one "
+                            'before (the message with its stamp on this topic, e.g. '
+                            'hand/keypoints) has arrived, for at most 1 s: a graph slower than '
+                            "the file slows the video down instead of dropping frames. '' = the "
+                            "file's rate whatever the graph does."),
 }
+PACE_TIMEOUT_SEC = 1.0  # an answer lost on the way must not stall the video
+
+# subscriptions a node may make whether or not it is ready (rclcpp's time source makes both)
+NOT_INPUTS = ('/parameter_events', '/clock')
 
 
 def pinhole_camera_info(width: int, height: int, fx: float = 0.0,
@@ -70,7 +88,13 @@ class VideoSource(Node):
 
         self.image_pub = self.create_publisher(Image, 'image', qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, 'camera_info', qos_profile_sensor_data)
-        self._wait_for_subscriber = p['wait_for_subscriber']
+        self._wait_for_subscriber = p['wait_for_subscriber'] or p['wait_for_graph']
+        self._graph_nodes = ([self._split_node_name(name) for name in p['graph_nodes']]
+                             if p['wait_for_graph'] else [])
+        self._pace_topic = (self.resolve_topic_name(p['pace_topic'])
+                            if p['pace_topic'] and not self.frames.is_camera else '')
+        self._answered = threading.Event()  # the last frame's answer arrived on pace_topic
+        self._last_stamp = None
         self._stop = False
         self._thread = threading.Thread(target=self._run, name='video_source', daemon=True)
         self._thread.start()
@@ -78,31 +102,80 @@ class VideoSource(Node):
         self.get_logger().info(f'publishing {self.frames.source} ({width}x{height}) at {rate}, '
                                f'fx = {self.camera_info.k[0]:.0f} px')
 
+    def _split_node_name(self, name: str):
+        """(namespace, name) of a node name given relative to this node's namespace or absolute."""
+        if not name.startswith('/'):
+            name = self.get_namespace().rstrip('/') + '/' + name
+        namespace, _, base = name.rpartition('/')
+        return namespace or '/', base
+
+    def _graph_up(self) -> bool:
+        """Whether every node of graph_nodes is in the graph with its input subscriptions made.
+
+        Nodes, not topics: an observer (RViz, `ros2 topic echo`) subscribing to a topic of the
+        graph early says nothing about the node that processes it. This package's nodes
+        subscribe last, once their models are loaded.
+        """
+        for namespace, name in self._graph_nodes:
+            try:
+                topics = self.get_subscriber_names_and_types_by_node(name, namespace)
+            except NodeNameNonExistentError:
+                return False
+            if not any(topic not in NOT_INPUTS for topic, _ in topics):
+                return False
+        return True
+
     def _wait_for_subscribers(self):
-        """Wait for an image subscriber, then up to 1 s for a camera_info one (optional)."""
-        while not self._stop and self.image_pub.get_subscription_count() == 0:
-            time.sleep(0.02)
-        deadline = time.monotonic() + 1.0
-        while not self._stop and self.info_pub.get_subscription_count() == 0 and \
-                time.monotonic() < deadline:
-            time.sleep(0.02)
+        """Wait for an image subscriber and the graph, then up to 1 s for a camera_info one."""
+        if self._graph_nodes:
+            names = ', '.join(name for _, name in self._graph_nodes)
+            self.get_logger().info(f'waiting for {names} before the first frame')
+        wait_for(lambda: self._stop or (self.image_pub.get_subscription_count() > 0
+                                        and self._graph_up()), timeout=float('inf'))
+        wait_for(lambda: self._stop or self.info_pub.get_subscription_count() > 0, timeout=1.0)
+
+    def _pace_type(self):
+        """The message class of pace_topic, from the graph (None while it has no publisher)."""
+        for name, types in self.get_topic_names_and_types():
+            if name == self._pace_topic and types:
+                package, _, message = types[0].split('/')  # e.g. sensor_msgs/msg/PointCloud2
+                return getattr(importlib.import_module(f'{package}.msg'), message)
+        return None
+
+    def _subscribe_to_answers(self):
+        """Subscribe to pace_topic once its type is known (its publisher is up)."""
+        msg_type = wait_for(lambda: self._stop or self._pace_type(), timeout=float('inf'))
+        if msg_type is not True:
+            self.create_subscription(msg_type, self._pace_topic, self._on_answer, 10)
+
+    def _on_answer(self, msg):
+        if msg.header.stamp == self._last_stamp:
+            self._answered.set()
 
     def _run(self):
         if self._wait_for_subscriber:
             self._wait_for_subscribers()
+        if self._pace_topic:
+            self._subscribe_to_answers()
         next_time = time.monotonic()
         while not self._stop:
             frame = self.frames.read()
             if frame is None:
                 break
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
             if self.encoding == 'rgb8':
                 frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             height, width = frame.shape[:2]
-            image = Image(header=header, height=height, width=width, encoding=self.encoding,
-                          is_bigendian=0, step=width * 3)
+            image = Image(height=height, width=width, encoding=self.encoding, is_bigendian=0,
+                          step=width * 3)
             image.data = frame.tobytes()
-            self.camera_info.header = header
+            if self._pace_topic and self.published:
+                self._answered.wait(PACE_TIMEOUT_SEC)
+                if self._stop:
+                    break
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+            image.header = self.camera_info.header = header
+            self._last_stamp = header.stamp  # before clear(): a late answer is not this one's
+            self._answered.clear()
             self.image_pub.publish(image)
             self.info_pub.publish(self.camera_info)
             self.published += 1
@@ -117,6 +190,7 @@ class VideoSource(Node):
     def destroy_node(self):
         """Stop the capture thread and release the file or camera."""
         self._stop = True
+        self._answered.set()  # no waiting for an answer any more
         self._thread.join(timeout=5.0)
         self.frames.close()
         return super().destroy_node()

@@ -1,0 +1,187 @@
+"""The real `ros2 launch iknet_ros hand.launch.py` as a user runs it, and its clean shutdown.
+
+`ros2 launch` runs as a subprocess in its own process group (as in a terminal); the outputs are
+received here by a real rclpy subscriber over DDS. SIGINT goes to the whole group, as Ctrl-C does:
+every node then gets it twice (from the "terminal", then forwarded by launch).
+"""
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REAL_VIDEO, require_real
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import MultiDOFJointState, PointCloud2
+from tf2_msgs.msg import TFMessage
+
+from iknet_ros.detect.video import VideoFrames
+from iknet_ros.ros.graph import wait_for
+
+NODES = ('video_source', 'keypoint_node', 'iknet_node')
+
+
+class Ros2Launch:
+    """`ros2 launch iknet_ros hand.launch.py ARGS` in a new process group, output to a file."""
+
+    def __init__(self, env: dict, folder: Path, *arguments: str):
+        self.log = folder / 'launch.log'
+        self._out = self.log.open('w')
+        self.process = subprocess.Popen(
+            ['ros2', 'launch', 'iknet_ros', 'hand.launch.py', *arguments], env=env,
+            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to the whole process group; the launch's exit status."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=30)
+
+    def group_alive(self) -> bool:
+        """Whether any process of the launch's group (a node) still runs."""
+        try:
+            os.killpg(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def close(self):
+        if self.group_alive():
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._out.close()
+
+
+@pytest.fixture
+def launch(ros2_env, tmp_path):
+    """Start `ros2 launch` with the given arguments; everything it started is gone afterwards."""
+    started = []
+
+    def start(*arguments):
+        started.append(Ros2Launch(ros2_env, tmp_path, *arguments))
+        return started[-1]
+
+    yield start
+    for one in started:
+        one.close()
+
+
+class Arrivals:
+    """Messages of one topic as they arrive here: receive times and header stamps."""
+
+    def __init__(self, node, msg_type, topic):
+        self.times, self.stamps = [], []
+        node.create_subscription(msg_type, topic, self._on_msg, QoSProfile(depth=1000))
+
+    def _on_msg(self, msg):
+        self.times.append(time.monotonic())
+        header = msg.transforms[0].header if isinstance(msg, TFMessage) else msg.header
+        self.stamps.append((header.stamp.sec, header.stamp.nanosec))
+
+    def rate_hz(self) -> float:
+        """Mean arrival rate over the messages received."""
+        return (len(self.times) - 1) / (self.times[-1] - self.times[0])
+
+
+def assert_clean_exit(launch, status, nodes=NODES):
+    """Launch exited 0, each node 'finished cleanly', no node died, nothing left running."""
+    out = launch.output()
+    assert status == 0, f'ros2 launch exited with {status}:\n{out[-3000:]}'
+    for name in nodes:
+        assert re.search(rf'\[{name}-\d+\]: process has finished cleanly', out), \
+            f'{name} did not finish cleanly:\n{out[-3000:]}'
+    for bad in ('process has died', 'Traceback', 'context is invalid', 'UserWarning'):
+        assert bad not in out, f'{bad!r} in the launch output:\n{out[-3000:]}'
+    assert not launch.group_alive(), 'a process of the launch is still running'
+
+
+def test_every_frame_of_the_video_becomes_joint_rotations(ros_graph, launch):
+    video = require_real(REAL_VIDEO)
+    with VideoFrames(video) as frames:
+        frame_count = frames.frame_count
+    listener = ros_graph.add(Node('test_launch_listener', context=ros_graph.context))
+    rotations = Arrivals(listener, MultiDOFJointState, '/hand/joint_rotations')
+    tf = Arrivals(listener, TFMessage, '/tf')
+    keypoints = Arrivals(listener, PointCloud2, '/hand/keypoints')
+    run = launch('use_rviz:=false', f'video:={video}')
+
+    assert wait_for(lambda: len(rotations.stamps) > 30, 90), \
+        f'no joint rotations from the launched graph:\n{run.output()[-3000:]}'
+    running = set(listener.get_node_names())
+    assert running >= set(NODES), f'nodes up: {sorted(running)}'
+    assert wait_for(lambda: 'video_source-1]: process has finished cleanly' in run.output(),
+                    90), 'video_source did not reach the end of the video'
+    wait_for(lambda: len(rotations.stamps) >= frame_count, 10)
+    published = int(re.search(r'after (\d+) frames', run.output()).group(1))
+    started = time.monotonic()
+    status = run.interrupt()
+    print(f'\nframes published {published} of {frame_count}; keypoint clouds '
+          f'{len(set(keypoints.stamps))}, rotations {len(set(rotations.stamps))}, tf '
+          f'{len(tf.stamps)}; rates {keypoints.rate_hz():.1f} / {rotations.rate_hz():.1f} / '
+          f'{tf.rate_hz():.1f} Hz; launch exit {status} '
+          f'{time.monotonic() - started:.2f} s after SIGINT')
+
+    assert published == frame_count
+    assert len(set(keypoints.stamps)) == frame_count, 'keypoint clouds: one per frame'
+    assert len(set(rotations.stamps)) == len(rotations.stamps) == frame_count, \
+        'joint rotations: exactly one message per frame'
+    assert set(rotations.stamps) == set(keypoints.stamps)
+    assert len(tf.stamps) > 0.9 * frame_count  # /tf only for frames with a hand
+    for topic in (keypoints, rotations, tf):  # the video's 30 fps, loosely
+        assert topic.rate_hz() > 20.0
+    assert_clean_exit(run, status)
+
+
+def test_ctrl_c_while_the_video_plays_stops_every_node_cleanly(ros_graph, launch):
+    video = require_real(REAL_VIDEO)
+    listener = ros_graph.add(Node('test_launch_listener', context=ros_graph.context))
+    rotations = Arrivals(listener, MultiDOFJointState, '/hand/joint_rotations')
+    run = launch('use_rviz:=false', f'video:={video}')
+    assert wait_for(lambda: len(rotations.stamps) > 60, 90), run.output()[-3000:]
+    status = run.interrupt()
+    assert 'end of' not in run.output(), 'the video ended before the interrupt'
+    assert_clean_exit(run, status)
+
+
+def rviz2_installed(env) -> bool:
+    return any((Path(prefix) / 'share/ament_index/resource_index/packages/rviz2').exists()
+               for prefix in env['AMENT_PREFIX_PATH'].split(os.pathsep) if prefix)
+
+
+def test_without_rviz2_the_default_launch_says_so_and_goes_on(ros2_env, launch):
+    """use_rviz defaults to true: with no rviz2 the graph starts without it, after a warning.
+
+    The interrupt comes while keypoint_node and iknet_node still load their models: as soon as
+    video_source, the quickest to start, waits for them.
+    """
+    if rviz2_installed(ros2_env):
+        pytest.skip('rviz2 is installed here')
+    video = require_real(REAL_VIDEO)
+    run = launch(f'video:={video}')
+    assert wait_for(lambda: 'waiting for keypoint_node, iknet_node' in run.output(), 60), \
+        run.output()[-3000:]
+    status = run.interrupt()
+    out = run.output()
+    assert 'rviz2 is not installed: starting without RViz' in out
+    assert out.count('process started') == len(NODES), 'the three nodes were started'
+    assert not re.search(r'\[rviz2-\d+\]', out), 'an rviz2 process was started'
+    assert 'sequence IKNet on' not in out, 'iknet_node had started before the interrupt'
+    assert_clean_exit(run, status)
+
+
+def test_hand_model_urdf_without_robot_state_publisher_stops_before_any_node(ros2_env, launch):
+    """hand_model:=urdf needs robot_state_publisher: without it, one clear line, nothing runs."""
+    if any((Path(prefix) / 'share/ament_index/resource_index/packages/robot_state_publisher')
+           .exists() for prefix in ros2_env['AMENT_PREFIX_PATH'].split(os.pathsep) if prefix):
+        pytest.skip('robot_state_publisher is installed here')
+    run = launch('hand_model:=urdf', 'use_rviz:=false')
+    status = run.process.wait(timeout=60)
+    out = run.output()
+    assert status != 0
+    assert 'hand_model:=urdf needs robot_state_publisher' in out
+    assert 'process started' not in out and not run.group_alive()
