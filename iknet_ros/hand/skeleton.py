@@ -38,6 +38,8 @@ PARENTS = (-1,) + tuple(0 if k == 0 else 1 + 4 * f + k - 1 for f in range(5) for
 PARENT_INDEX = np.array([max(p, 0) for p in PARENTS])
 # finger index (0 thumb .. 4 pinky) of each joint; the wrist gets -1
 FINGER_OF_JOINT = (-1,) + tuple(f for f in range(5) for _ in range(4))
+# place of each joint in its finger's chain: 0 wrist, 1 mcp (thumb cmc), 2 pip, 3 dip, 4 tip
+CHAIN_DEPTH = (0,) + tuple(k + 1 for _ in range(5) for k in range(4))
 TIPS = tuple(JOINT_INDEX[f'{f}_tip'] for f in FINGERS)
 # joints whose rotation moves a child: the wrist (root) and the 15 finger joints below the tips
 ARTICULATED = tuple(i for i in range(NUM_JOINTS) if i not in TIPS)
@@ -218,12 +220,16 @@ _MEDIAPIPE_RATIO = np.array([1.0] + [MEDIAPIPE_BONE_LENGTH_MM[n] / REST_BONE_LEN
 class SubjectModel:
     """How much hands differ: overall scale, anthropometric vs MediaPipe proportions, per bone."""
 
+    # overall size against the reference hand: adult hand lengths spread by about 6 % of their
+    # mean within a sex and the sexes differ by about 9 %, so a normal with sd 7 % covers adults;
+    # clipped to 0.8-1.2 (the reference hand is 185 mm long: 148-222 mm)
+    scale_sd: float = 0.07
     scale_range: tuple = (0.8, 1.2)
     bone_jitter: float = 0.10  # each bone length varies by up to +-10 %
 
     def sample_offsets(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """Return (count, 21, 3) bone offsets of `count` random subjects, in metres."""
-        scale = rng.uniform(*self.scale_range, size=(count, 1, 1))
+        scale = np.clip(rng.normal(1.0, self.scale_sd, size=(count, 1, 1)), *self.scale_range)
         blend = rng.uniform(0.0, 1.0, size=(count, 1, 1))  # 0 anthropometric, 1 MediaPipe
         proportions = 1.0 + blend * (_MEDIAPIPE_RATIO[None, :, None] - 1.0)
         per_bone = 1.0 + rng.uniform(-self.bone_jitter, self.bone_jitter,
