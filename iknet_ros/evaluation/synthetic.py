@@ -13,8 +13,8 @@ from tqdm import tqdm
 from iknet_ros.model import data as hand_data
 from iknet_ros.model.checkpoint import default_checkpoint, load_checkpoint
 from iknet_ros.model.metrics import accel_error_mm, angle_error_deg, mpjpe_mm, predicted_positions
+from iknet_ros.synth.mediapipe_model import observe_mediapipe
 from iknet_ros.synth.motion import generate_motion
-from iknet_ros.synth.observation import observe
 from iknet_ros.tracking.one_euro import OneEuroFilter
 
 LEVELS = ('realistic', 'clean')
@@ -32,7 +32,7 @@ def one_euro(keypoints: torch.Tensor, min_cutoff: float, beta: float) -> torch.T
 def tune_one_euro(sequences: int = 48, frames: int = 90) -> dict:
     """The One Euro setting with the lowest MPJPE on `realistic` training-seed sequences."""
     motion = generate_motion(sequences, frames, TUNING_SEED)
-    keypoints = observe(motion.positions, 'realistic', TUNING_SEED + 1).keypoints
+    keypoints = observe_mediapipe(motion, 'realistic', TUNING_SEED + 1).right_hand_xyz()
     grid = itertools.product((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 3.0, 10.0, 30.0))
     scores = {(c, b): float(mpjpe_mm(one_euro(keypoints, c, b), motion.positions))
               for c, b in grid}

@@ -1,5 +1,8 @@
 """Training and held-out data for the IKNets, streamed from the synthetic hand generator.
 
+The keypoints are MediaPipe-like detections (``synth.mediapipe_model``) of hands in front of
+random cameras, left hands mirrored into the right-hand skeleton as the tracker does.
+
 Training seeds and the held-out seed are disjoint: training draws seeds below
 ``HELD_OUT_SEED``, evaluation uses ``HELD_OUT_SEED`` and above.
 """
@@ -8,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from iknet_ros.synth.mediapipe_model import observe_mediapipe
 from iknet_ros.synth.motion import generate_motion
-from iknet_ros.synth.observation import observe
 
 HELD_OUT_SEED = 1_000_000_007
 
@@ -58,7 +61,7 @@ def make_batch(motion, keypoints, ends, window) -> Batch:
 
 def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48,
                    triplets_per_sequence: int = 4, clean_fraction: float = 0.2) -> Batch:
-    """One training batch from fresh sequences: mostly `realistic` noise, some `clean` ones.
+    """One training batch from fresh sequences: mostly `realistic` detections, some `clean`.
 
     Windows come in triplets ending at consecutive frames (e-2, e-1, e), so the loss can score
     the acceleration of the predictions (jitter), not only their error. About one triplet in
@@ -69,9 +72,9 @@ def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48
     rng = np.random.default_rng(seed)
     motion = generate_motion(sequences, frames, rng)
     n_clean = int(round(sequences * clean_fraction))
-    clean = observe(motion.positions[:n_clean], 'clean', rng).keypoints
-    noisy = observe(motion.positions[n_clean:], 'realistic', rng).keypoints
-    keypoints = torch.cat([clean, noisy])
+    clean = observe_mediapipe(motion, 'clean').right_hand_xyz()
+    noisy = observe_mediapipe(motion, 'realistic', rng).right_hand_xyz()
+    keypoints = torch.cat([clean[:n_clean], noisy[n_clean:]])
     shape = (sequences, triplets_per_sequence)
     filled = rng.integers(min(window + 1, frames - 1), frames, size=shape)
     filling = rng.integers(2, frames, size=shape)
@@ -110,7 +113,7 @@ class HeldOutSet:
 def held_out_set(level: str = 'realistic', sequences: int = 64, frames: int = 90) -> HeldOutSet:
     """The fixed held-out sequences (same motion at every noise level)."""
     motion = generate_motion(sequences, frames, HELD_OUT_SEED)
-    keypoints = observe(motion.positions, level, HELD_OUT_SEED + 1).keypoints
+    keypoints = observe_mediapipe(motion, level, HELD_OUT_SEED + 1).right_hand_xyz()
     return HeldOutSet(motion.local_rot, motion.offsets, motion.positions, keypoints, level)
 
 

@@ -114,10 +114,11 @@ def smooth_noise(rng, shape, phi: float) -> np.ndarray:
     rho1 = 2.0 * phi / (1.0 + phi * phi)
     first = list(shape)
     first[1] = 1
-    y1 = rng.standard_normal(first)                                   # y[-1], y[-2] stationary
-    y2 = rho1 * y1 + np.sqrt(1.0 - rho1 * rho1) * rng.standard_normal(first)
+    y1 = rng.standard_normal(first, dtype=np.float32)                 # y[-1], y[-2] stationary
+    y2 = rho1 * y1 + np.sqrt(1.0 - rho1 * rho1) * rng.standard_normal(first, dtype=np.float32)
     state = np.concatenate([-a[1] * y1 - a[2] * y2, -a[2] * y1], axis=1)
-    return scipy.signal.lfilter([gain], a, rng.standard_normal(shape), axis=1, zi=state)[0]
+    white = rng.standard_normal(shape, dtype=np.float32)
+    return scipy.signal.lfilter(np.float32([gain]), np.float32(a), white, axis=1, zi=state)[0]
 
 
 def smooth_autocorrelation(phi: float, lag) -> np.ndarray:
@@ -131,10 +132,11 @@ def correlated_noise(rng, shape, phi: float, white_share: float = 0.0) -> np.nda
 
     The white share is the frame-to-frame jitter, the smooth part the slowly varying error.
     """
-    noise = smooth_noise(rng, shape, phi) if phi > 0.0 else rng.standard_normal(shape)
+    noise = smooth_noise(rng, shape, phi) if phi > 0.0 else \
+        rng.standard_normal(shape, dtype=np.float32)
     if 0.0 < white_share < 1.0:
         noise = np.sqrt(1.0 - white_share) * noise + np.sqrt(white_share) * \
-            rng.standard_normal(shape)
+            rng.standard_normal(shape, dtype=np.float32)
     return noise
 
 
@@ -209,7 +211,8 @@ def simulate_detections(positions, left, k, detector_k, image_size, rng, factor:
 
     frame = palm_frame(g)                                             # (B, F, 3, 3)
     palm = palm_length(g)[..., None, None]                            # (B, F, 1, 1)
-    g3 = g + palm * np.einsum('bfac,jc->bfja', frame, np.asarray(params['o3_palm']))
+    axes_t = np.swapaxes(frame, -1, -2)                               # rows: palm axes
+    g3 = g + palm * (np.asarray(params['o3_palm']) @ axes_t)         # + L R o3
     centroid = g.mean(-2)                                             # (B, F, 3)
     # back of the hand to the camera (0 palm or edge on, 1 fully back): larger global errors
     back = np.clip((frame[..., 2] * unit(centroid)).sum(-1) * -1.0, 0.0, 1.0)[..., None]
@@ -221,9 +224,9 @@ def simulate_detections(positions, left, k, detector_k, image_size, rng, factor:
     sd[..., :2] += back * np.maximum(back_sd - sd[..., :2], 0.0)
     z = correlated_noise(rng, (b, f, 3), time['rotation']['phi'], time['rotation']['white_share'])
     w_ray = np.radians(np.asarray(rot['mean']) + factor * sd * z)
-    w = np.einsum('bfac,bfc->bfa', ray_basis(centroid), w_ray)
+    w = (ray_basis(centroid) @ w_ray[..., None])[..., 0]
     q = Rotation.from_rotvec(w.reshape(-1, 3)).as_matrix().reshape(b, f, 3, 3)
-    shape = np.einsum('bfac,bfjc->bfja', q, g3 - g3.mean(-2, keepdims=True))
+    shape = (g3 - g3.mean(-2, keepdims=True)) @ np.swapaxes(q, -1, -2)
     shape[..., 2] *= params['relief_lambda']
     scale = params['log_scale']
     scale_sd = scale['sd'] + back[..., 0] * max(const['back_of_hand']['log_scale_sd']
@@ -242,8 +245,7 @@ def simulate_detections(positions, left, k, detector_k, image_size, rng, factor:
 
     # 2D landmarks: their own convention, shrink, a common shift, coupling to the 3D noise
     two = params['image_2d']
-    p = project(g + palm * np.einsum('bfac,jc->bfja', frame, np.asarray(params['o2_palm'])),
-                k[:, :, None])                                        # (B, F, 21, 2)
+    p = project(g + palm * (np.asarray(params['o2_palm']) @ axes_t), k[:, :, None])
     centre = p.mean(-2, keepdims=True)
     palm_px = palm[..., 0] * k[..., 0, 0, None] / g[..., :1, 2]      # (B, F, 1)
     lateral = (eps[..., :2] - eps[..., :2].mean(-2, keepdims=True)) / palm
@@ -261,10 +263,11 @@ def simulate_detections(positions, left, k, detector_k, image_size, rng, factor:
     searching = (rng.random(b) < jump['max_hands_2_fraction']) if max_hands is None else \
         np.full(b, max_hands >= 2)
     phase = rng.integers(0, jump['every'], size=(b, 1))
-    jumps = (searching[:, None] & ((np.arange(f)[None] - phase) % jump['every'] == 0))[..., None]
-    world += jumps[..., None] * factor * jump['sd_3d_m'] * rng.standard_normal(world.shape)
-    uv += jumps[..., None] * factor * jump['sd_2d_palm'] * palm_px[..., None] \
-        * rng.standard_normal(uv.shape)
+    jumps = searching[:, None] & ((np.arange(f)[None] - phase) % jump['every'] == 0)  # (B, F)
+    count = int(jumps.sum())
+    world[jumps] += factor * jump['sd_3d_m'] * rng.standard_normal((count, sk.NUM_JOINTS, 3))
+    uv[jumps] += factor * jump['sd_2d_palm'] * palm_px[jumps][..., None] \
+        * rng.standard_normal((count, sk.NUM_JOINTS, 2))
 
     # to the true camera frame, then the detector's own placement with the intrinsics it has
     world = mirror_x(world, left)
@@ -313,8 +316,9 @@ def _repeat_last_visible(values, visible) -> np.ndarray:
     """(B, F, ...) values, each frame not visible replaced by the last visible one (or frame 0)."""
     f = visible.shape[1]
     last = np.maximum.accumulate(np.where(visible, np.arange(f)[None], 0), axis=1)   # (B, F)
-    return np.take_along_axis(values, last.reshape(last.shape + (1,) * (values.ndim - 2)),
-                              axis=1)
+    rows, frames = np.nonzero(~visible)
+    values[rows, frames] = values[rows, last[rows, frames]]          # `last` frames are visible
+    return values
 
 
 def observe_mediapipe(motion, level: str = 'realistic', seed=0, max_hands=None,
