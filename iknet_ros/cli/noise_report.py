@@ -52,8 +52,8 @@ def run(args) -> int:
         params = calibration.fit_parameters(stills)
         params['temporal'] = calibration.fit_temporal(params, cache['videos'])
         source = (f'MediaPipe 0.10.21 (bundled models) through iknet_ros.detect.detector, one '
-                  f'fresh detector per still frame; cached in {Path(folder).name}/'
-                  'gt_detections.npz and video_*.npz')
+                  f'fresh detector per still frame; the error study\'s cache ({Path(folder).name}/'
+                  'gt_detections.npz, video_*.npz; detector of commit bd79cde)')
         params = {'about': params.pop('about'),
                   'provenance': calibration.provenance(stills, source), **params}
         print(f'wrote {calibration.write_parameters(params, params_file)} (fitted on gt_frames '
