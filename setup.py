@@ -19,7 +19,7 @@ setup(
          glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
         ('share/' + package_name + '/urdf', glob('urdf/*.urdf')),
     ],
-    package_data={package_name: ['weights/*/*.safetensors', 'weights/*/*.json']},
+    package_data={package_name: ['weights/*/*.safetensors', 'weights/*/*.json', 'synth/*.json']},
     include_package_data=True,
     zip_safe=True,
     maintainer='iknet_ros developers',

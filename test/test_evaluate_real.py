@@ -198,8 +198,9 @@ def test_a_small_real_run_through_the_command(small_real_data, tmp_path, capsys)
     printed = capsys.readouterr().out
     results = json.loads(out_json.read_text())
     assert results['data'] == str(small_real_data) and len(results['commit']) >= 7
-    assert results['method_settings']['one_euro']['setting'] == {'min_cutoff': 8.0,
-                                                                 'beta': 30.0}
+    one_euro = results['method_settings']['one_euro']
+    assert set(one_euro['setting']) == {'min_cutoff', 'beta'}
+    assert 'synthetic training seeds' in one_euro['chosen_by']
     expected = {'gt_frames/handgraph_dev': 'gt_frames',
                 'gt_frames/handgraph_dev/held_out': 'gt_frames',
                 'stereo/desk_topdown/cam0': 'stereo', 'stereo/desk_topdown/cam1': 'stereo',

@@ -1,4 +1,4 @@
-"""Skeleton, kinematics, synthetic motion, observation noise and their commands (issue 3)."""
+"""Skeleton, kinematics, synthetic motion, the jitter-only noise and their commands (issue 3)."""
 import json
 
 import numpy as np
@@ -11,7 +11,7 @@ from iknet_ros import cli
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.synth import noise_stats as ns
-from iknet_ros.synth.motion import POSES, generate_motion
+from iknet_ros.synth.motion import MIN_JOINT_DEPTH, POSES, generate_motion
 from iknet_ros.synth.observation import NOISE_LEVELS, observe
 
 
@@ -64,9 +64,11 @@ def test_generated_shapes_and_dtypes(motion):
     assert motion.offsets.shape == (8, 21, 3)
     assert motion.root_position.shape == (8, 120, 3)
     assert motion.positions.shape == (8, 120, 21, 3)
-    assert all(t.dtype == torch.float32 for t in vars(motion).values())
+    kinematic = (motion.local_rot, motion.offsets, motion.root_position, motion.positions)
+    assert all(t.dtype == torch.float32 for t in kinematic)
+    assert motion.camera.K.shape == (8, 3, 3) and motion.left.shape == motion.view.shape == (8,)
     depth = motion.positions[..., 2]
-    assert depth.min() > 0.25 and depth.max() < 0.8  # in front of the camera
+    assert depth.min() >= MIN_JOINT_DEPTH - 1e-6 and depth.max() < 1.5  # in front of the camera
 
 
 def test_every_generated_rotation_respects_the_limits(motion):

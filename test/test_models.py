@@ -178,7 +178,7 @@ def test_evaluate_runs_end_to_end(tmp_path):
         assert set(row['one_euro']) == {'mpjpe_mm', 'camera_mm', 'accel_mm'}
         for kind in ('baseline', 'sequence'):
             assert set(row[kind]) == {'mpjpe_mm', 'camera_mm', 'accel_mm', 'angle_deg'}
-    assert results['noise']['clean']['input']['mpjpe_mm'] == 0.0
+    assert results['noise']['clean']['input']['mpjpe_mm'] < 1e-3  # the truth, to float precision
 
 
 def test_evaluate_with_a_broken_checkpoint_exits_non_zero(tmp_path, capsys):

@@ -107,6 +107,10 @@ def test_setup_installs_shipped_weights(wheel):
         assert str(path.with_name('config.json').relative_to(ROOT)) in installed
 
 
+def test_setup_installs_the_mediapipe_error_parameters(wheel):
+    assert 'iknet_ros/synth/mediapipe_errors.json' in set(wheel.namelist())
+
+
 def test_console_scripts_are_declared(wheel):
     (name,) = [n for n in wheel.namelist() if n.endswith('entry_points.txt')]
     scripts = wheel.read(name).decode()

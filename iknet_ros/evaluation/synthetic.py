@@ -41,8 +41,7 @@ def one_euro(keypoints: torch.Tensor, min_cutoff: float, beta: float) -> torch.T
 def tune_one_euro(sequences: int = 48, frames: int = 90) -> dict:
     """The One Euro setting with the lowest MPJPE on `realistic` training-seed sequences."""
     motion = generate_motion(sequences, frames, TUNING_SEED)
-    keypoints = hand_data.observe_in_camera(motion.positions, 'realistic',
-                                            TUNING_SEED + 1).keypoints
+    keypoints = hand_data.observe_in_camera(motion, 'realistic', TUNING_SEED + 1).keypoints
     grid = itertools.product((0.25, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 1.0, 3.0, 10.0, 30.0))
     scores = {(c, b): float(mpjpe_mm(one_euro(keypoints, c, b), motion.positions))
               for c, b in grid}

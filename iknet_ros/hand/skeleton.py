@@ -38,6 +38,8 @@ PARENTS = (-1,) + tuple(0 if k == 0 else 1 + 4 * f + k - 1 for f in range(5) for
 PARENT_INDEX = np.array([max(p, 0) for p in PARENTS])
 # finger index (0 thumb .. 4 pinky) of each joint; the wrist gets -1
 FINGER_OF_JOINT = (-1,) + tuple(f for f in range(5) for _ in range(4))
+# place of each joint in its finger's chain: 0 wrist, 1 mcp (thumb cmc), 2 pip, 3 dip, 4 tip
+CHAIN_DEPTH = (0,) + tuple(k + 1 for _ in range(5) for k in range(4))
 TIPS = tuple(JOINT_INDEX[f'{f}_tip'] for f in FINGERS)
 # joints whose rotation moves a child: the wrist (root) and the 15 finger joints below the tips
 ARTICULATED = tuple(i for i in range(NUM_JOINTS) if i not in TIPS)
@@ -199,36 +201,27 @@ PALM_LIMITS_DEG = np.array([((-10.0, 10.0), (-10.0, 10.0)),   # thumb (carpals)
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
-# Bone lengths (mm) of MediaPipe's own hand model: the medians over the shared real recording's
-# MediaPipe world landmarks (../shared/data/real, 621 frames). Its proportions differ from the
-# anthropometric ones (shorter proximal phalanges, longer distal segments), and real input looks
-# like this, so subjects are drawn between the two.
-MEDIAPIPE_BONE_LENGTH_MM = {
-    'thumb_cmc': 40.9, 'thumb_mcp': 33.7, 'thumb_ip': 35.6, 'thumb_tip': 29.5,
-    'index_mcp': 99.2, 'index_pip': 29.1, 'index_dip': 20.7, 'index_tip': 29.6,
-    'middle_mcp': 96.6, 'middle_pip': 38.7, 'middle_dip': 26.5, 'middle_tip': 27.8,
-    'ring_mcp': 93.3, 'ring_pip': 32.1, 'ring_dip': 24.5, 'ring_tip': 24.9,
-    'pinky_mcp': 84.4, 'pinky_pip': 22.2, 'pinky_dip': 22.7, 'pinky_tip': 19.9,
-}
-_MEDIAPIPE_RATIO = np.array([1.0] + [MEDIAPIPE_BONE_LENGTH_MM[n] / REST_BONE_LENGTH_MM[n]
-                                     for n in JOINT_NAMES[1:]])
-
-
 @dataclass(frozen=True)
 class SubjectModel:
-    """How much hands differ: overall scale, anthropometric vs MediaPipe proportions, per bone."""
+    """How much hands differ: overall scale and each bone.
 
+    The truth is on joint centres with anthropometric proportions; MediaPipe's own landmark
+    convention (its proportions) is the observation model's business (``synth.mediapipe_model``).
+    """
+
+    # overall size against the reference hand: adult hand lengths spread by about 6 % of their
+    # mean within a sex and the sexes differ by about 9 %, so a normal with sd 7 % covers adults;
+    # clipped to 0.8-1.2 (the reference hand is 185 mm long: 148-222 mm)
+    scale_sd: float = 0.07
     scale_range: tuple = (0.8, 1.2)
     bone_jitter: float = 0.10  # each bone length varies by up to +-10 %
 
     def sample_offsets(self, rng: np.random.Generator, count: int) -> np.ndarray:
         """Return (count, 21, 3) bone offsets of `count` random subjects, in metres."""
-        scale = rng.uniform(*self.scale_range, size=(count, 1, 1))
-        blend = rng.uniform(0.0, 1.0, size=(count, 1, 1))  # 0 anthropometric, 1 MediaPipe
-        proportions = 1.0 + blend * (_MEDIAPIPE_RATIO[None, :, None] - 1.0)
+        scale = np.clip(rng.normal(1.0, self.scale_sd, size=(count, 1, 1)), *self.scale_range)
         per_bone = 1.0 + rng.uniform(-self.bone_jitter, self.bone_jitter,
                                      size=(count, NUM_JOINTS, 1))
-        return REST_OFFSETS[None] * scale * proportions * per_bone
+        return REST_OFFSETS[None] * scale * per_bone
 
 
 def side_joint_names(side: str) -> list:

@@ -1,18 +1,21 @@
 """Training and held-out data for the IKNets, streamed from the synthetic hand generator.
 
-Hands move in front of a camera, and an observation model turns them into what MediaPipe
-reports: 3D keypoints in the camera frame and their 2D landmarks (``synth``). Training seeds and
-the held-out seed are disjoint: training draws seeds below ``HELD_OUT_SEED``, evaluation uses
-``HELD_OUT_SEED`` and above.
+Hands move in front of random cameras (``synth.motion``), and the calibrated observation model
+(``synth.mediapipe_model``) turns them into what keypoint_node publishes: MediaPipe's 3D
+keypoints in the camera frame and the rays of its 2D landmarks, left hands mirrored into the
+right-hand skeleton as the tracker does. Training seeds and the held-out seed are disjoint:
+training draws seeds below ``HELD_OUT_SEED``, evaluation uses ``HELD_OUT_SEED`` and above.
 """
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from iknet_ros.hand import kinematics as kin
 from iknet_ros.model.networks import HandWindow
+from iknet_ros.synth.camera import project
+from iknet_ros.synth.mediapipe_model import observe_mediapipe
 from iknet_ros.synth.motion import generate_motion
-from iknet_ros.synth.observation import observe
 
 HELD_OUT_SEED = 1_000_000_007
 NO_BONES_FRACTION = 0.3   # windows of a track that has no bone estimate yet
@@ -22,18 +25,42 @@ BONE_ERROR = 0.04         # and each bone
 
 @dataclass
 class Observed:
-    """What the detector reports of a batch of sequences (the models' raw input)."""
+    """What the detector reports of a batch of sequences (the models' raw input).
+
+    With the truth where the detector's intrinsics put it; right-hand geometry (left hands
+    mirrored).
+    """
 
     keypoints: torch.Tensor  # (B, F, 21, 3) m, camera frame, MediaPipe's landmarks as placed
     rays: torch.Tensor       # (B, F, 21, 2) normalised image coordinates of the 2D landmarks
     guessed: torch.Tensor    # (B,) bool: intrinsics are a guess
+    positions: torch.Tensor  # (B, F, 21, 3) m, the true joints as those intrinsics place them
 
 
-def observe_in_camera(positions: torch.Tensor, level: str, seed) -> Observed:
-    """Detector-like 3D keypoints and 2D rays of true camera-frame positions (B, F, 21, 3)."""
-    keypoints = observe(positions, level, seed).keypoints
-    rays = positions[..., :2] / positions[..., 2:]
-    return Observed(keypoints, rays, torch.zeros(positions.shape[0], dtype=torch.bool))
+def _rays(uv: np.ndarray, k: np.ndarray, left: np.ndarray) -> np.ndarray:
+    """(B, F, 21, 2) pixels, (B, 3, 3) intrinsics -> rays, x mirrored for left hands."""
+    focal, centre = k[:, None, None, [0, 1], [0, 1]], k[:, None, None, [0, 1], [2, 2]]
+    rays = (uv - centre) / focal
+    rays[..., 0] *= np.where(left, -1.0, 1.0)[:, None, None]
+    return rays
+
+
+def observe_in_camera(motion, level: str, seed) -> Observed:
+    """MediaPipe-like detections of a `generate_motion` batch, as the tracker receives them.
+
+    With guessed intrinsics the detector's camera frame is not the true one: the truth there is
+    the true hand placed on the rays of its true pixels with the detector's intrinsics (exactly
+    the truth when the intrinsics are right).
+    """
+    seen = observe_mediapipe(motion, level, seed)
+    left, k = motion.left.numpy(), seen.K.numpy()
+    true_uv = project(motion.camera_positions().double().numpy(),
+                      motion.camera.K.numpy()[:, None, None])               # (B, F, 21, 2)
+    true_rays = torch.as_tensor(_rays(true_uv, k, left), dtype=torch.float32)
+    shape = motion.positions - motion.positions[..., :1, :]                 # (B, F, 21, 3)
+    positions = shape + kin.place_on_rays(shape, true_rays)[..., None, :]
+    rays = torch.as_tensor(_rays(seen.uv.double().numpy(), k, left), dtype=torch.float32)
+    return Observed(seen.right_hand_xyz(), rays, seen.guessed, positions)
 
 
 @dataclass
@@ -100,7 +127,7 @@ def make_batch(motion, observed: Observed, ends, window, rng) -> Batch:
     guessed = observed.guessed[:, None].expand(B, K).flatten()
     return Batch(HandWindow(keypoints, rays, pad_mask, guessed, track_bones(offsets, rng)),
                  local_rot=motion.local_rot[rows, ends].flatten(0, 1), offsets=offsets,
-                 positions=motion.positions[rows, ends].flatten(0, 1))
+                 positions=observed.positions[rows, ends].flatten(0, 1))
 
 
 def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48,
@@ -116,11 +143,11 @@ def training_batch(seed: int, window: int, sequences: int = 32, frames: int = 48
     rng = np.random.default_rng(seed)
     motion = generate_motion(sequences, frames, rng)
     n_clean = int(round(sequences * clean_fraction))
-    clean = observe_in_camera(motion.positions[:n_clean], 'clean', rng)
-    noisy = observe_in_camera(motion.positions[n_clean:], 'realistic', rng)
-    observed = Observed(*(torch.cat([a, b]) for a, b in zip(
-        (clean.keypoints, clean.rays, clean.guessed),
-        (noisy.keypoints, noisy.rays, noisy.guessed), strict=True)))
+    clean, noisy = observe_in_camera(motion, 'clean', rng), observe_in_camera(motion, 'realistic',
+                                                                             rng)
+    observed = Observed(*(torch.cat([a[:n_clean], b[n_clean:]]) for a, b in zip(
+        (clean.keypoints, clean.rays, clean.guessed, clean.positions),
+        (noisy.keypoints, noisy.rays, noisy.guessed, noisy.positions), strict=True)))
     shape = (sequences, triplets_per_sequence)
     filled = rng.integers(min(window + 1, frames - 1), frames, size=shape)
     filling = rng.integers(2, frames, size=shape)
@@ -159,8 +186,8 @@ class HeldOutSet:
 def held_out_set(level: str = 'realistic', sequences: int = 64, frames: int = 90) -> HeldOutSet:
     """The fixed held-out sequences (same motion at every noise level)."""
     motion = generate_motion(sequences, frames, HELD_OUT_SEED)
-    observed = observe_in_camera(motion.positions, level, HELD_OUT_SEED + 1)
-    return HeldOutSet(motion.local_rot, motion.offsets, motion.positions, observed, level)
+    observed = observe_in_camera(motion, level, HELD_OUT_SEED + 1)
+    return HeldOutSet(motion.local_rot, motion.offsets, observed.positions, observed, level)
 
 
 def sliding_batch(data: HeldOutSet, window: int) -> Batch:

@@ -3,9 +3,11 @@
 No licensed hand model or motion-capture set is available, so training data is made here: each
 sequence moves through keyframe poses (named poses of the pose library, perturbed, and random poses
 with finger coupling and synergies) with minimum-jerk transitions of varied durations and holds,
-while the wrist turns and translates smoothly in front of the camera. Everything is in anatomical
-angles (flexion, abduction, twist) clipped to ``skeleton.JOINT_LIMITS_DEG``, then turned into
-local rotations with ``kinematics.angles_to_local``, so every rotation respects the limits.
+while the wrist turns and translates smoothly in front of a random pinhole camera (``camera``),
+starting from one of the ways hands face cameras (``VIEWS``), left or right. Everything is in
+anatomical angles (flexion, abduction, twist) clipped to ``skeleton.JOINT_LIMITS_DEG``, then
+turned into local rotations with ``kinematics.angles_to_local``, so every rotation respects the
+limits.
 
 Generation is vectorised over sequences and frames; the only Python loops run over pose names
 and the skeleton's depth.
@@ -15,14 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 
 from iknet_ros.hand import kinematics as kin
 from iknet_ros.hand import skeleton as sk
+from iknet_ros.synth.camera import Cameras, sample_cameras
 
 J = sk.JOINT_INDEX
 _LONG = ('index', 'middle', 'ring', 'pinky')
 _LIMITS = sk.JOINT_LIMITS_DEG  # (21, 3, 2)
-DEPTH_RANGE = (0.26, 0.79)  # metres from the camera that every joint stays within
 
 
 # --- pose library ------------------------------------------------------------------------------
@@ -183,11 +186,28 @@ def _blend(values, prev, nxt, weight):
     return a + w * (b - a)
 
 
-# --- wrist -------------------------------------------------------------------------------------
+# --- wrist: how the hand faces the camera, and where it is ---------------------------------------
 
 # hand frame -> camera optical frame with the palm towards the camera and the fingers pointing up
 # (x distal -> -y_cam, y radial -> +x_cam, z dorsal -> +z_cam)
 _PALM_TO_CAMERA = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+# the fingers pointing at the lens, palm down (x distal -> -z_cam, z dorsal -> -y_cam)
+_FINGERS_TO_CAMERA = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
+_EGO_TILT = np.radians(30.0)
+# a head-mounted camera behind the hand: the back of the hand seen from above, the fingers
+# pointing away and up in the image (x distal -> (0, -sin, cos), y radial -> -x_cam)
+_EGOCENTRIC = np.array([[0.0, -1.0, 0.0],
+                        [-np.sin(_EGO_TILT), 0.0, -np.cos(_EGO_TILT)],
+                        [np.cos(_EGO_TILT), 0.0, -np.sin(_EGO_TILT)]])
+
+# the ways hands face cameras, with how often a sequence starts from each ('any': uniform)
+VIEWS = {'palm': 0.30, 'back': 0.20, 'edge': 0.14, 'pointing': 0.08, 'fist_front': 0.08,
+         'egocentric': 0.15, 'any': 0.05}
+VIEW_NAMES = tuple(VIEWS)
+_FIST_POSES = np.stack([POSES[name] for name in ('fist', 'thumbs_up', 'grasp_small')])
+HAND_DEPTH_RANGE = (0.2, 1.2)   # metres, hand centre from the camera (log-uniform per sequence)
+MIN_JOINT_DEPTH = 0.08          # metres: every joint stays at least this far in front
+OFF_CENTRE_PROB = 0.15          # sequences whose hand may sit at (or past) an image edge
 
 
 def _rot(axis, angle):
@@ -201,82 +221,150 @@ def _rot(axis, angle):
     return m
 
 
-def _wrist_keys(rng, count, keys):
-    """(count, keys, 4) wrist angles (rad) and (count, keys, 3) wrist positions (m).
+def _view_rotations(rng, count):
+    """(count,) view index and (count, 3, 3) base rotation (hand frame -> camera) of each."""
+    view = rng.choice(len(VIEWS), size=count, p=np.array(list(VIEWS.values())))
+    name = np.array(VIEW_NAMES)[view]
+    edge = _PALM_TO_CAMERA @ _rot(0, np.where(rng.random(count) < 0.5, 0.5, -0.5) * np.pi)
+    base = np.where((name == 'edge')[:, None, None], edge,
+                    np.tile(_PALM_TO_CAMERA, (count, 1, 1)))
+    base[name == 'back'] = _PALM_TO_CAMERA @ _rot(0, np.array(np.pi))
+    base[(name == 'pointing') | (name == 'fist_front')] = _FINGERS_TO_CAMERA
+    base[name == 'egocentric'] = _EGOCENTRIC
+    uniform = Rotation.random(count, random_state=rng).as_matrix()
+    base[name == 'any'] = uniform[name == 'any']
+    return view, base
 
-    Angles: roll in the image plane, pronation (0 palm towards the camera, pi the back),
-    flexion/extension and radial/ulnar deviation. Mostly palm or back to the camera.
+
+def _wrist_keys(rng, count, keys):
+    """(count, keys, 4) wrist angles (rad) and (count, keys, 3) placement keys.
+
+    Angles: roll in the image plane, then turns about the hand's own axes away from the view's
+    base orientation: pronation (about the distal axis), flexion/extension, radial/ulnar
+    deviation. Placement: the hand centre's image position (fractions of width and height,
+    mostly central, sometimes at an edge) and its depth (m).
     """
-    facing = rng.random((count, 1))                                  # per sequence, then varied
-    base = np.where(facing < 0.6, 0.0, np.where(facing < 0.9, np.pi, np.pi / 2))
-    pron = base + rng.normal(0.0, np.radians(30.0), size=(count, keys))
     roll = rng.normal(0.0, np.radians(30.0), size=(count, 1)) \
         + rng.normal(0.0, np.radians(20.0), size=(count, keys))
+    pron = rng.normal(0.0, np.radians(25.0), size=(count, keys))
     flex = rng.normal(0.0, np.radians(20.0), size=(count, keys))
     dev = rng.normal(0.0, np.radians(10.0), size=(count, keys))
     angles = np.stack([roll, pron, flex, dev], axis=-1)
-    depth = rng.uniform(0.35, 0.65, size=(count, 1)) + rng.normal(0, 0.05, size=(count, keys))
-    depth = np.clip(depth, 0.3, 0.7)
-    lateral = rng.normal(0.0, 0.06, size=(count, 1, 2)) + rng.normal(0, 0.03, size=(count, keys, 2))
-    position = np.concatenate([lateral * depth[..., None] / 0.5, depth[..., None]], axis=-1)
-    return angles, position
+    off_centre = rng.random((count, 1, 1)) < OFF_CENTRE_PROB
+    centre = np.where(off_centre, rng.uniform(-0.05, 1.05, size=(count, 1, 2)),
+                      rng.uniform(0.25, 0.75, size=(count, 1, 2)))
+    image = centre + rng.normal(0.0, 0.06, size=(count, keys, 2))
+    low, high = np.log(HAND_DEPTH_RANGE)
+    depth = np.exp(rng.uniform(low, high, size=(count, 1))
+                   + rng.normal(0.0, 0.08, size=(count, keys)))
+    depth = np.clip(depth, *HAND_DEPTH_RANGE)
+    return angles, np.concatenate([image, depth[..., None]], axis=-1)
 
 
-def _wrist_rotation(angles):
-    """(..., 4) (roll, pronation, flexion, deviation) -> (..., 3, 3) hand frame in the camera."""
+def _wrist_rotation(base, angles):
+    """(B, 3, 3) view bases and (B, F, 4) wrist angles -> (B, F, 3, 3) hand frame in the camera."""
     roll, pron, flex, dev = np.moveaxis(angles, -1, 0)
     # roll about the camera's optical axis, then the hand's own axes (x distal, y radial, z dorsal)
-    return _rot(2, roll) @ _PALM_TO_CAMERA @ _rot(0, pron) @ _rot(1, flex) @ _rot(2, dev)
+    return _rot(2, roll) @ base[:, None] @ _rot(0, pron) @ _rot(1, flex) @ _rot(2, dev)
+
+
+def _hand_centres(placement, camera, left):
+    """(B, F, 3) placement keys -> (B, F, 3) hand centres in the right-hand (mirrored) frame.
+
+    The centre lies on the ray through its image position in the true camera; a left hand's
+    right-hand geometry is the mirror image (camera x flipped), so its x changes sign.
+    """
+    k = camera.K.numpy()[:, None]                                       # (B, 1, 3, 3)
+    size = camera.image_size.numpy()[:, None].astype(np.float64)        # (B, 1, 2)
+    pixel = placement[..., :2] * size                                   # (B, F, 2)
+    x = (pixel[..., 0] - k[..., 0, 2]) / k[..., 0, 0]
+    y = (pixel[..., 1] - k[..., 1, 2]) / k[..., 1, 1]
+    x = np.where(left[:, None], -x, x)
+    return np.stack([x, y, np.ones_like(x)], axis=-1) * placement[..., 2:]
 
 
 # --- generator ---------------------------------------------------------------------------------
 
 @dataclass
 class HandMotion:
-    """A batch of synthetic hand sequences (true, noise-free)."""
+    """A batch of synthetic hand sequences (true, noise-free) in front of their cameras.
+
+    Everything kinematic is the right-hand skeleton's (``hand.skeleton``): a left hand is its
+    mirror image, so for a left hand `local_rot`, `root_position` and `positions` are in the
+    mirrored camera frame (camera x flipped), as the tracker mirrors left hands for the model.
+    `camera_positions()` gives every hand in the true camera frame.
+    """
 
     local_rot: torch.Tensor      # (B, F, 21, 3, 3) float32; row 0 = wrist rotation in the camera
     offsets: torch.Tensor        # (B, 21, 3) float32 metres, per-subject bone offsets
-    root_position: torch.Tensor  # (B, F, 3) metres, wrist position in the camera frame
-    positions: torch.Tensor      # (B, F, 21, 3) metres, FK of the above
+    root_position: torch.Tensor  # (B, F, 3) float32 metres, wrist position in the camera frame
+    positions: torch.Tensor      # (B, F, 21, 3) float32 metres, FK of the above
+    camera: Cameras              # one pinhole camera per sequence
+    left: torch.Tensor           # (B,) bool, a left hand (mirrored right-hand skeleton)
+    view: torch.Tensor           # (B,) int64, index into VIEW_NAMES of the starting view
+
+    def camera_positions(self) -> torch.Tensor:
+        """(B, F, 21, 3) true joint positions in the true camera frame (left hands mirrored)."""
+        sign = torch.where(self.left, -1.0, 1.0).to(self.positions.dtype)
+        return self.positions * torch.stack([sign, torch.ones_like(sign), torch.ones_like(sign)],
+                                            dim=-1)[:, None, None]
 
 
 def generate_angles(num_sequences: int, num_frames: int, rng: np.random.Generator,
                     fps: float = 30.0) -> tuple:
-    """Return (finger angles (B, F, 21, 3) deg, wrist angles (B, F, 4) rad, root (B, F, 3) m)."""
+    """Angles, view and placement of `num_sequences` sequences.
+
+    Returns finger angles (B, F, 21, 3) deg, wrist angles (B, F, 4) rad, view (B,) and its base
+    rotation (B, 3, 3), placement (B, F, 3) (image position as fractions, hand depth m).
+    """
     prev, nxt, w, keys = _schedule(rng, num_sequences, num_frames, fps,
                                    move_range=(0.35, 1.2), hold_prob=0.6, hold_range=(0.1, 1.0),
                                    fast_prob=0.25, fast_range=(0.2, 0.3))
     poses = _keyframe_poses(rng, num_sequences, keys)                  # (B, K, 21, 3)
+    view, base = _view_rotations(rng, num_sequences)
+    fists = _FIST_POSES[rng.integers(0, len(_FIST_POSES), size=(num_sequences, keys))]
+    fists = fists + rng.normal(0.0, 4.0, size=fists.shape)
+    fist_view = (np.array(VIEW_NAMES)[view] == 'fist_front')[:, None, None, None]
+    poses = np.clip(np.where(fist_view, fists, poses), _LIMITS[..., 0], _LIMITS[..., 1])
     angles = _blend(poses, prev, nxt, w)                               # (B, F, 21, 3)
     wprev, wnxt, ww, wkeys = _schedule(rng, num_sequences, num_frames, fps,
                                        move_range=(0.5, 2.0), hold_prob=0.4,
                                        hold_range=(0.2, 1.5), fast_prob=0.1,
                                        fast_range=(0.3, 0.5))
-    wrist, root = _wrist_keys(rng, num_sequences, wkeys)
+    wrist, placement = _wrist_keys(rng, num_sequences, wkeys)
     wrist = _blend(wrist, wprev, wnxt, ww)                             # (B, F, 4)
-    root = _blend(root, wprev, wnxt, ww)                               # (B, F, 3)
+    placement = _blend(placement, wprev, wnxt, ww)                     # (B, F, 3)
     angles = np.clip(angles, _LIMITS[..., 0], _LIMITS[..., 1])
-    return angles, wrist, root
+    return angles, wrist, view, base, placement
 
 
-def generate_motion(num_sequences: int, num_frames: int, seed, fps: float = 30.0) -> HandMotion:
-    """Generate `num_sequences` sequences of `num_frames` frames; `seed` is an int or Generator."""
+def generate_motion(num_sequences: int, num_frames: int, seed, fps: float = 30.0,
+                    camera: Cameras = None, left_fraction: float = 0.5) -> HandMotion:
+    """Generate `num_sequences` sequences of `num_frames` frames; `seed` is an int or Generator.
+
+    Each sequence gets a random camera (`sample_cameras`) unless `camera` (one per sequence, or
+    one for all) is given, and is a left hand with probability `left_fraction`.
+    """
     rng = np.random.default_rng(seed)
-    angles, wrist, root = generate_angles(num_sequences, num_frames, rng, fps)
+    angles, wrist, view, base, placement = generate_angles(num_sequences, num_frames, rng, fps)
+    if camera is None:
+        camera = sample_cameras(rng, num_sequences)
+    elif len(camera.K) != num_sequences:
+        camera = Cameras(*(t.expand(num_sequences, *t.shape[1:]) for t in vars(camera).values()))
+    left = rng.random(num_sequences) < left_fraction
     offsets = torch.as_tensor(sk.SubjectModel().sample_offsets(rng, num_sequences),
                               dtype=torch.float32)                     # (B, 21, 3)
     local_rot = kin.angles_to_local(torch.as_tensor(angles, dtype=torch.float32))
-    local_rot[:, :, 0] = torch.as_tensor(_wrist_rotation(wrist), dtype=torch.float32)
-    root_position = torch.as_tensor(root, dtype=torch.float32)
-    _, positions = kin.forward_kinematics(local_rot, offsets[:, None], root_position)
-    # keep every joint 0.25-0.8 m from the camera: shift each sequence as a whole (stays smooth)
-    depth = positions[..., 2].flatten(1)                               # (B, F * 21)
-    shift = (DEPTH_RANGE[0] - depth.min(1).values).clamp_min(0) \
-        - (depth.max(1).values - DEPTH_RANGE[1]).clamp_min(0)           # (B,)
-    root_position[..., 2] += shift[:, None]
-    positions[..., 2] += shift[:, None, None]
-    return HandMotion(local_rot, offsets, root_position, positions)
+    local_rot[:, :, 0] = torch.as_tensor(_wrist_rotation(base, wrist), dtype=torch.float32)
+    _, hand = kin.forward_kinematics(local_rot, offsets[:, None])       # wrist at the origin
+    root_position = torch.as_tensor(_hand_centres(placement, camera, left),
+                                    dtype=torch.float32) - hand.mean(-2)  # (B, F, 3)
+    # keep every joint in front of the camera: push a sequence back as a whole (stays smooth)
+    depth = (root_position[:, :, None, 2] + hand[..., 2]).flatten(1)    # (B, F * 21)
+    root_position[..., 2] += (MIN_JOINT_DEPTH - depth.min(1).values).clamp_min(0)[:, None]
+    positions = hand + root_position[:, :, None]
+    return HandMotion(local_rot, offsets, root_position, positions, camera,
+                      torch.as_tensor(left), torch.as_tensor(view))
 
 
 def pose_positions(name: str, offsets=None) -> torch.Tensor:
@@ -290,8 +378,8 @@ def pose_positions(name: str, offsets=None) -> torch.Tensor:
 
 def generation_rate(num_frames: int = 60_000, threads: int = 1, sequence_frames: int = 60,
                     level: str = 'realistic') -> float:
-    """Frames per second of motion + observation generation on `threads` CPU threads."""
-    from iknet_ros.synth.observation import observe
+    """Frames per second of motion + camera + MediaPipe observation on `threads` CPU threads."""
+    from iknet_ros.synth.mediapipe_model import observe_mediapipe
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -300,7 +388,7 @@ def generation_rate(num_frames: int = 60_000, threads: int = 1, sequence_frames:
         generate_motion(4, sequence_frames, 0)  # warm-up
         start = time.perf_counter()
         motion = generate_motion(sequences, sequence_frames, 1)
-        observe(motion.positions, level, seed=1)
+        observe_mediapipe(motion, level, seed=1)
         elapsed = time.perf_counter() - start
     finally:
         torch.set_num_threads(previous)

@@ -1,4 +1,7 @@
-"""Observation model: true joint positions -> MediaPipe-like 3D keypoints.
+"""The jitter-only observation model: true joint positions -> noisy keypoints in the same frame.
+
+The shipped weights were trained on it and several tests feed it to the tracker; the model of
+MediaPipe's real, mostly systematic errors in front of a camera is ``synth.mediapipe_model``.
 
 MediaPipe's metric landmarks wobble in ways a network must learn to see through: bones stretch and
 shrink from frame to frame, depth (camera z) is much less certain than the image-plane position,
@@ -71,12 +74,11 @@ def _ancestors() -> np.ndarray:
 
 
 _ANCESTORS = _ancestors()
-# depth of each joint in its finger (0 wrist, 1 first joint .. 4 tip), for the tip noise ramp
-_DEPTH = np.array([0] + [k + 1 for _ in range(5) for k in range(4)])
+_DEPTH = np.asarray(sk.CHAIN_DEPTH)
 
 
-def _ar1(rng, shape, rho, axis=1):
-    """Unit-variance AR(1) noise along `axis` (stationary from the first frame)."""
+def ar1_noise(rng, shape, rho, axis=1) -> np.ndarray:
+    """Unit-variance float32 AR(1) noise along `axis` (stationary from the first frame)."""
     white = rng.standard_normal(shape, dtype=np.float32)
     if rho <= 0.0:
         return white
@@ -103,8 +105,8 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
 
     # bone-length wobble: rescale each bone (and the whole hand) and rebuild the chains
     bones = true - true[:, :, sk.PARENT_INDEX]                                  # (B, F, 21, 3)
-    scale = 1.0 + cfg.bone_sigma * _ar1(rng, (b, f, sk.NUM_JOINTS), cfg.bone_rho) \
-        + cfg.scale_sigma * _ar1(rng, (b, f, 1), cfg.bone_rho)          # (B, F, 21)
+    scale = 1.0 + cfg.bone_sigma * ar1_noise(rng, (b, f, sk.NUM_JOINTS), cfg.bone_rho) \
+        + cfg.scale_sigma * ar1_noise(rng, (b, f, 1), cfg.bone_rho)          # (B, F, 21)
     bones = bones * scale[..., None]
     noisy = true[:, :, :1] + np.einsum('jk,bfkc->bfjc', _ANCESTORS, bones)
 
@@ -112,10 +114,10 @@ def observe(positions: torch.Tensor, level: str = 'realistic', seed=0) -> Observ
     # temporally correlated
     ramp = np.asarray(cfg.depth_scale, dtype=np.float32)[_DEPTH]        # (21,)
     sigma = np.asarray(cfg.joint_sigma_mm, dtype=np.float32) / 1000.0   # (3,)
-    noise = _ar1(rng, (b, f, sk.NUM_JOINTS, 3), cfg.joint_rho) * sigma
+    noise = ar1_noise(rng, (b, f, sk.NUM_JOINTS, 3), cfg.joint_rho) * sigma
     if cfg.burst_sigma > 0.0:
         # some stretches (fast motion, edge-on views) are noisier than others; mean factor 1
-        envelope = np.exp(cfg.burst_sigma * _ar1(rng, (b, f), 0.97) - cfg.burst_sigma ** 2 / 2)
+        envelope = np.exp(cfg.burst_sigma * ar1_noise(rng, (b, f), 0.97) - cfg.burst_sigma ** 2 / 2)
         noise *= envelope[:, :, None, None]
     noisy += noise * ramp[:, None]
 

@@ -76,8 +76,8 @@ def plot_skeleton(out, seed: int = 0, poses=SKELETON_POSES, frames: int = 4):
     """Draw named poses (reference hand, palm side) and true vs noisy frames of a sequence."""
     import torch
 
+    from iknet_ros.synth.mediapipe_model import observe_mediapipe
     from iknet_ros.synth.motion import generate_motion, pose_positions
-    from iknet_ros.synth.observation import observe
 
     plt = pyplot()
     cols = 4
@@ -90,20 +90,21 @@ def plot_skeleton(out, seed: int = 0, poses=SKELETON_POSES, frames: int = 4):
         _tidy(ax, f'{name} (palm side)')
 
     motion = generate_motion(1, 90, seed)
-    noisy = observe(motion.positions, 'realistic', seed=seed)
+    noisy = observe_mediapipe(motion, 'realistic', seed=seed)
+    truth = motion.camera_positions()
     pick = np.linspace(0, motion.positions.shape[1] - 1, frames).round().astype(int)
     for k, t in enumerate(pick):
         ax = fig.add_subplot(pose_rows + 1, cols, pose_rows * cols + k + 1, projection='3d')
-        true = motion.positions[0, t].numpy()
-        seen = noisy.keypoints[0, t].numpy()
+        true = truth[0, t].numpy()
+        seen = noisy.xyz[0, t].numpy()
         p = draw_skeleton_3d(ax, true, view=CAMERA_VIEW, equal=False, label='true')
         q = draw_skeleton_3d(ax, seen, view=CAMERA_VIEW, color='0.25', linestyle='--',
                              alpha=0.8, linewidth=1.2, joint_size=6, label='noisy',
                              equal=False)
         set_axes_equal(ax, np.concatenate([p, q]))
         ax.view_init(elev=10, azim=-90)
-        err = torch.linalg.norm(noisy.keypoints[0, t] - motion.positions[0, t], dim=-1).mean()
-        _tidy(ax, f'camera view, frame {t}: true vs realistic\n'
+        err = torch.linalg.norm(noisy.xyz[0, t] - truth[0, t], dim=-1).mean()
+        _tidy(ax, f'camera view, frame {t}: true vs MediaPipe-like\n'
                   f'mean error {1000 * float(err):.1f} mm')
         if k == 0:
             ax.legend(loc='lower left', fontsize=7)
