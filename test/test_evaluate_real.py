@@ -251,7 +251,8 @@ def synthetic_detections(frames: int) -> Detections:
     xyz = np.stack([keypoints[0], keypoints[1] @ sk.MIRROR], axis=1)       # (F, 2, 21, 3)
     stamps_ns = 50_000_000_000 + np.arange(frames) * 33_333_333
     xyz = xyz.astype(np.float32).astype(np.float64)
-    return Detections(stamps=stamps_ns * 1e-9, xyz=xyz, uv=xyz[..., :2] / xyz[..., 2:],
+    return Detections(stamps=stamps_ns * 1e-9, xyz=xyz, world=xyz - xyz.mean(-2, keepdims=True),
+                      uv=xyz[..., :2] / xyz[..., 2:],
                       side=np.tile([1, 0], (frames, 1)), score=np.full((frames, 2), 0.9),
                       intrinsics=np.tile([1.0, 1.0, 0.0, 0.0], (frames, 1)),
                       guessed=np.zeros(frames, bool))  # fx = fy = 1: the pixels are the rays

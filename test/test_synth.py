@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import REAL_DATA
 
 from iknet_ros import cli
 from iknet_ros.hand import skeleton as sk
@@ -12,16 +13,22 @@ from iknet_ros.synth import camera as cam
 from iknet_ros.synth import mediapipe_model as mp
 from iknet_ros.synth.motion import HAND_DEPTH_RANGE, MIN_JOINT_DEPTH, VIEW_NAMES, generate_motion
 
-RESEARCH_CACHE = cal.DEFAULT_RESEARCH_CACHE
+
+@pytest.fixture(scope='module')
+def detections_cache(tmp_path_factory):
+    """One MediaPipe run of the real inputs for this module's tests."""
+    return tmp_path_factory.mktemp('detections')
 
 
-def require_research_cache():
-    """The cached real detections and the shared ground truth, or skip with the reason."""
-    cache = cal.load_research_cache(RESEARCH_CACHE)
-    if cache is None:
-        pytest.skip(f'real detections not available: {RESEARCH_CACHE}/gt_detections.npz or '
-                    'the shared gt_frames are absent')
-    return cache
+@pytest.fixture(scope='module')
+def real(detections_cache):
+    """MediaPipe's detections of the shared gt_frames and jitter videos, or skip with why."""
+    from iknet_ros.cli.noise_report import real_detections
+
+    found = real_detections(REAL_DATA, detections_cache)
+    if found is None:
+        pytest.skip(f'real data not available: {REAL_DATA}/{cal.GT_SET} is absent')
+    return found
 
 
 @pytest.fixture(scope='module')
@@ -37,7 +44,7 @@ def stills():
     k = m.camera.K.numpy()
     sim = mp.simulate_detections(m.positions.double().numpy(), left, k, k,
                                  m.camera.image_size.numpy(), np.random.default_rng(0),
-                                 max_hands=1, failures=False)
+                                 failures=False)
     return m, {key: value[:, 0] for key, value in sim.items()}
 
 
@@ -168,7 +175,7 @@ def test_a_mirrored_observation_is_the_observation_of_the_mirrored_hand():
     positions, k = m.positions.double().numpy(), m.camera.K.numpy()
     size = m.camera.image_size.numpy()
     right, left = (mp.simulate_detections(positions, np.full(6, side), k, k, size,
-                                          np.random.default_rng(9), max_hands=2)
+                                          np.random.default_rng(9))
                    for side in (False, True))
     np.testing.assert_allclose(left['xyz'], mp.mirror_x(right['xyz'], np.ones(6, bool)),
                                atol=1e-9)
@@ -227,7 +234,7 @@ def test_realistic_errors_are_mostly_systematic_and_high_is_larger(motion):
     truth = motion.camera_positions()
     errors = {}
     for level in ('realistic', 'high'):
-        seen = mp.observe_mediapipe(motion, level, seed=2, max_hands=1)
+        seen = mp.observe_mediapipe(motion, level, seed=2)
         aligned = (seen.xyz - seen.xyz[..., :1, :]) - (truth - truth[..., :1, :])
         errors[level] = aligned[seen.visible].norm(dim=-1)[:, 1:].mean()
         # centimetres, not millimetres, and slow: frame-to-frame change far below the error
@@ -304,7 +311,7 @@ def test_calibration_table_keys_on_simulated_detections():
     k = m.camera.K.numpy()
     sim = mp.simulate_detections(m.positions.double().numpy(), m.left.numpy(), k, k,
                                  m.camera.image_size.numpy(), np.random.default_rng(1),
-                                 max_hands=1, failures=False)
+                                 failures=False)
     data = still_detections(m, {key: value[:, 0] for key, value in sim.items()})
     table = cal.calibration_table(data, mp.load_parameters(), draws=2)
     assert set(table) == {'calibration', 'evaluation'}
@@ -319,11 +326,11 @@ def test_calibration_table_keys_on_simulated_detections():
 
 def test_jitter_table_of_synthetic_runs():
     table = cal.video_table({}, sequences=2, frames=40)
-    assert set(table) == {'synthetic_mh1', 'synthetic_mh2', 'synthetic_clean'}
+    assert set(table) == {'synthetic', 'synthetic_clean'}
     keys = {'accel_mm', 'resid_mm_mean', 'resid_mm_p95', 'bone_sd_mm', 'accel_2d_palm'}
     assert all(set(row) == keys for row in table.values())
     assert table['synthetic_clean']['bone_sd_mm'] < 1e-3
-    assert table['synthetic_mh1']['accel_mm'] > 5 * table['synthetic_clean']['accel_mm']
+    assert table['synthetic']['accel_mm'] > 5 * table['synthetic_clean']['accel_mm']
 
 
 def test_the_shipped_parameters_name_their_source_and_the_held_out_frames():
@@ -335,40 +342,40 @@ def test_the_shipped_parameters_name_their_source_and_the_held_out_frames():
     assert np.shape(params['o3_palm']) == (21, 3) and np.shape(params['o2_palm']) == (21, 3)
 
 
-def test_real_calibration_table_and_the_fit_use_only_the_calibration_frames():
-    cache = require_research_cache()
-    stills = cache['gt_frames']
-    assert set(stills.subset(cal.CALIBRATION_FRAMES).frame) == set(cal.CALIBRATION_FRAMES)
+def test_real_calibration_table_and_the_fit_use_only_the_calibration_frames(real):
+    stills, _ = real
+    calibration, held_out = cal.calibration_split(len(stills.frame))
+    assert list(calibration) == list(range(175)) and list(held_out) == list(range(175, 350))
     table = cal.calibration_table(stills, mp.load_parameters(), draws=2)
     assert set(table['evaluation']['rows']) == TABLE_KEYS
     # the fitted model holds on the held-out half too, within 30 % on the main errors
     for key in ('root error mm', 'wrist-aligned MPJPE mm', 'PA-MPJPE mm', '2D error px'):
         assert 0.7 < table['evaluation']['rows'][key]['ratio'] < 1.3, key
-    # fitting on frames the calibration half does not contain gives another fit
-    refit = cal.fit_parameters(stills.subset(cal.CALIBRATION_FRAMES), draws=1)
+    # the shipped offsets are those of the calibration half
+    refit = cal.fit_parameters(stills.subset(calibration), draws=1)
     shipped = mp.load_parameters()
     np.testing.assert_allclose(refit['o3_palm'], shipped['o3_palm'], atol=1e-4)
 
 
 def test_noise_report_without_the_real_detections(tmp_path, capsys):
     out = tmp_path / 'report.json'
+    (tmp_path / 'empty').mkdir()
     assert cli.main(['noise-report', '--json', str(out), '--sequences', '1', '--draws', '1',
-                     '--detections', str(tmp_path / 'absent')]) == 0
+                     '--data', str(tmp_path / 'empty')]) == 0
     report = json.loads(out.read_text())
     assert report['calibration'] is None
-    assert {'synthetic_mh1', 'synthetic_mh2', 'synthetic_clean'} <= set(report['videos'])
-    assert 'real detections not available' in capsys.readouterr().out
+    assert {'synthetic', 'synthetic_clean'} <= set(report['videos'])
+    assert 'real ground-truth frames not available' in capsys.readouterr().out
 
 
-def test_noise_report_fit_writes_a_parameter_file(tmp_path, capsys):
-    require_research_cache()
+def test_noise_report_fit_writes_a_parameter_file(real, detections_cache, tmp_path, capsys):
     params = tmp_path / 'errors.json'
     out = tmp_path / 'report.json'
     assert cli.main(['noise-report', '--fit', '--params', str(params), '--json', str(out),
-                     '--sequences', '1', '--draws', '1']) == 0
+                     '--sequences', '1', '--draws', '1', '--cache', str(detections_cache)]) == 0
     fitted = json.loads(params.read_text())
     assert fitted['provenance']['calibration_frames'].startswith('0-174')
     report = json.loads(out.read_text())
     assert set(report['calibration']['calibration']['rows']) == TABLE_KEYS
-    assert 'right_hand_720p_mh1' in report['videos']
+    assert 'right_hand_720p' in report['videos']
     assert 'evaluation frames 175-349' in capsys.readouterr().out

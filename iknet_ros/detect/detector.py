@@ -220,7 +220,7 @@ class HandDetector:
                                                  result.hand_landmarks, strict=True):
             xyz = np.array([(p.x, p.y, p.z) for p in world], dtype=np.float64)
             uv = np.array([(p.x * width, p.y * height) for p in normalized], dtype=np.float64)
-            rays = None
+            world, rays = xyz.copy(), None
             if camera is not None:
                 xyz = place_in_camera(xyz, uv, camera)
                 if xyz is None:
@@ -233,5 +233,5 @@ class HandDetector:
             top = handedness[0]
             hands.append(HandKeypoints(side=self.true_side(top.category_name), xyz=xyz, uv=uv,
                                        score=top.score, rays=rays,
-                                       guessed=guessed or camera is None))
+                                       guessed=guessed or camera is None, world=world))
         return hands

@@ -23,16 +23,6 @@ GT_KEYS = ('image', 'joints_m', 'side', 'K')
 CAMERA_KEYS = ('K', 'D', 'R', 'T')
 
 
-def calibration_split(count: int) -> tuple:
-    """(calibration, held-out) frame indices of a gt_frames set of `count` frames.
-
-    The synthetic observation model may be calibrated on the first half (contiguous: frames of
-    one recording are alike); the second half is reported apart, as frames it never saw.
-    """
-    half = count // 2
-    return np.arange(half), np.arange(half, count)
-
-
 class RealDataError(ValueError):
     """A real-data folder whose layout is missing or malformed; the message names the file."""
 

@@ -24,7 +24,7 @@ from iknet_ros.hand.keypoints import SIDES, HandKeypoints, Intrinsics
 DETECTOR_SETTINGS = {'max_hands': 2, 'min_detection_confidence': 0.5,
                      'min_presence_confidence': 0.5, 'min_tracking_confidence': 0.5,
                      'mirrored': False, 'model_path': ''}
-CACHE_FORMAT = 'iknet_ros/detections/2'
+CACHE_FORMAT = 'iknet_ros/detections/3'
 NO_HAND = -1  # side code of an empty hand slot; otherwise the index in keypoints.SIDES
 
 
@@ -34,6 +34,7 @@ class Detections:
 
     stamps: np.ndarray      # (F,) seconds
     xyz: np.ndarray         # (F, M, 21, 3) metres, camera frame; NaN in empty slots
+    world: np.ndarray       # (F, M, 21, 3) metres, MediaPipe's hand-centred world landmarks
     uv: np.ndarray          # (F, M, 21, 2) pixels; NaN in empty slots
     side: np.ndarray        # (F, M) int: index in SIDES, NO_HAND in empty slots
     score: np.ndarray       # (F, M) handedness score
@@ -60,7 +61,7 @@ class Detections:
     def arrays(self) -> dict:
         """The fields as a dict of arrays (for np.savez)."""
         return {name: getattr(self, name) for name in
-                ('stamps', 'xyz', 'uv', 'side', 'score', 'intrinsics', 'guessed')}
+                ('stamps', 'xyz', 'world', 'uv', 'side', 'score', 'intrinsics', 'guessed')}
 
 
 def detect_frames(frames, independent: bool, settings: dict = None, guessed: bool = False,
@@ -76,26 +77,27 @@ def detect_frames(frames, independent: bool, settings: dict = None, guessed: boo
 
     settings = {**DETECTOR_SETTINGS, **(settings or {})}
     slots = settings['max_hands']
-    stamps, xyz, uv, side, score, intrinsics = [], [], [], [], [], []
+    stamps, xyz, world, uv, side, score, intrinsics = [], [], [], [], [], [], []
     with HandDetector(**settings) as detector:
         for rgb, stamp, camera in frames:
             if independent:
                 detector.close()
             hands = detector.detect(rgb, int(round(stamp * 1e9)), camera)[:slots]
             xyz.append(np.full((slots, sk.NUM_JOINTS, 3), np.nan))
+            world.append(np.full((slots, sk.NUM_JOINTS, 3), np.nan))
             uv.append(np.full((slots, sk.NUM_JOINTS, 2), np.nan))
             side.append(np.full(slots, NO_HAND))
             score.append(np.zeros(slots))
             for m, hand in enumerate(hands):
-                xyz[-1][m], uv[-1][m] = hand.xyz, hand.uv
+                xyz[-1][m], world[-1][m], uv[-1][m] = hand.xyz, hand.world, hand.uv
                 side[-1][m], score[-1][m] = SIDES.index(hand.side), hand.score
             stamps.append(stamp)
             intrinsics.append((camera.fx, camera.fy, camera.cx, camera.cy))
             if progress is not None:
                 progress.update()
-    return Detections(np.asarray(stamps, dtype=np.float64), np.stack(xyz), np.stack(uv),
-                      np.stack(side), np.stack(score), np.asarray(intrinsics, dtype=np.float64),
-                      np.full(len(stamps), guessed))
+    return Detections(np.asarray(stamps, dtype=np.float64), np.stack(xyz), np.stack(world),
+                      np.stack(uv), np.stack(side), np.stack(score),
+                      np.asarray(intrinsics, dtype=np.float64), np.full(len(stamps), guessed))
 
 
 def content_hash(paths) -> str:

@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 from tqdm import tqdm
 
 from iknet_ros.evaluation import methods as mt
-from iknet_ros.evaluation.datasets import RealData, calibration_split
+from iknet_ros.evaluation.datasets import RealData
 from iknet_ros.evaluation.detections import (
     DETECTOR_SETTINGS,
     Detections,
@@ -47,6 +47,7 @@ from iknet_ros.evaluation.metrics import (
 from iknet_ros.evaluation.stereo import build_reference, reference_side_joints
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import SIDES
+from iknet_ros.synth.calibration import calibration_split
 from iknet_ros.tracking.summary import accel_sums_mm, bone_std_mm
 
 FOLDS = 5

@@ -25,6 +25,7 @@ class HandKeypoints:
     score: float
     rays: np.ndarray = None  # (21, 2) float32, normalised image coordinates
     guessed: bool = True
+    world: np.ndarray = None  # (21, 3) MediaPipe's hand-centred world landmarks, as detected
 
     def __post_init__(self):
         if self.side not in SIDES:

@@ -22,7 +22,7 @@ from scipy.optimize import brentq
 from scipy.spatial.transform import Rotation
 
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.paths import SOURCE_TREE, real_data_dir
+from iknet_ros.paths import SOURCE_TREE
 from iknet_ros.synth.camera import project
 from iknet_ros.synth.mediapipe_model import (
     CHAIN_DEPTH,
@@ -38,11 +38,7 @@ from iknet_ros.synth.mediapipe_model import (
     unit,
 )
 
-CALIBRATION_FRAMES = range(0, 175)
-EVALUATION_FRAMES = range(175, 350)
-GT_FOLDER = ('gt_frames', 'handgraph_dev')
-VIDEOS = ('right_hand_720p', 'asl_fingerspell_right', 'right_dorsal_counting',
-          'left_palm_closeup_thumbsup', 'sign_fast_blur')
+GT_SET = 'gt_frames/handgraph_dev'  # the real frames with 3D ground truth it is fitted on
 RHO_ALONG_GRID = (0.7, 0.8, 0.85, 0.9, 0.95)
 
 # Measured on sequences by the error study (REPORT sections 2-4), not refitted here: independent
@@ -61,10 +57,6 @@ MEASURED_CONSTANTS = {
     # sd per axis across the ray (RMS 21.9 deg, less the 30 % white share that is the reference's
     # own noise), sd of log scale
     'back_of_hand': {'rotation_perp_sd_deg': 18.3, 'log_scale_sd': 0.149},
-    # max_hands 2: excess jump every 10th frame on the three sharp videos (3D per axis; 2D per
-    # axis in palm lengths); max_hands_2_fraction is a choice (the node's default is 2)
-    'search_jump': {'every': 10, 'sd_3d_m': 0.0032, 'sd_2d_palm': 0.0123,
-                    'max_hands_2_fraction': 0.5},
     # frames without a detection (stereo, both cameras: 18 of 756, in bursts) and labelled as
     # the other hand (stereo cam1 1.3 %, videos 0-0.4 %, still frames 0.6-1.2 %)
     'misses': {'rate': 0.024, 'phi': 0.985},
@@ -74,11 +66,21 @@ MEASURED_CONSTANTS = {
 }
 # assumed: an outlier (a joint far off) lasts a few frames (the AR(1) its episodes come from)
 OUTLIER_PHI = 0.97
-# the sharp videos whose MediaPipe jitter (max_hands 1) the white shares are fitted to
-JITTER_VIDEOS = ('right_hand_720p_mh1', 'asl_fingerspell_right_mh1', 'right_dorsal_counting_mh1')
+# the sharp videos whose MediaPipe jitter the white shares are fitted to
+JITTER_VIDEOS = ('right_hand_720p', 'asl_fingerspell_right', 'right_dorsal_counting')
 
 
 # --- real data -----------------------------------------------------------------------------------
+
+def calibration_split(count: int) -> tuple:
+    """(calibration, held-out) frame numbers of a gt_frames set of `count` frames.
+
+    The observation model is fitted on the first half only (contiguous: frames of one recording
+    are alike); the second half is held out, and the real-data evaluation reports it apart.
+    """
+    half = count // 2
+    return np.arange(half), np.arange(half, count)
+
 
 @dataclass
 class StillDetections:
@@ -105,38 +107,17 @@ class StillDetections:
         return StillDetections(*(getattr(self, f.name)[self.detected] for f in fields(self)))
 
 
-DEFAULT_RESEARCH_CACHE = SOURCE_TREE.parent / 'research' / 'mp_errors'
+def still_detections(xyz, world, uv, side, truth, true_side, K, image_size) -> StillDetections:
+    """StillDetections of one detection slot per ground-truth frame (NaN where none was found).
 
-
-def load_research_cache(folder=DEFAULT_RESEARCH_CACHE):
-    """Real MediaPipe detections cached by the error study, or None when absent.
-
-    Stand-in until the cached MediaPipe runner (``iknet_ros.evaluation.detections``) replaces it:
-    reads ``gt_detections.npz`` and ``video_<name>_mh<1|2>.npz`` from `folder` and the ground
-    truth from the shared real data. Returns {'gt_frames': StillDetections, 'videos':
-    {'<name>_mh<n>': {'world' (F, 21, 3), 'uv' (F, 21, 2), 'detected' (F,)}}}.
+    xyz, world (N, 21, 3), uv (N, 21, 2), side (N,) str ('' where none); truth (N, 21, 3), true
+    side (N,), K (N, 3, 3), image size (N, 2); frames are numbered 0..N-1.
     """
-    folder = Path(folder)
-    gt_file = real_data_dir().joinpath(*GT_FOLDER, 'gt.npz')
-    if not (folder / 'gt_detections.npz').is_file() or not gt_file.is_file():
-        return None
-    det, gt = np.load(folder / 'gt_detections.npz'), np.load(gt_file)
-    detected = det['detected'] & np.isfinite(det['xyz']).all(axis=(1, 2))
-    n = len(detected)
-    stills = StillDetections(
-        world=det['world'], uv=det['uv'], xyz=det['xyz'], detected=detected, side=det['side'],
-        truth=gt['joints_m'][:, 0].astype(np.float64), true_side=gt['side'][:, 0],
-        K=gt['K'], image_size=np.full((n, 2), 256),
-        frame=np.array([int(Path(name).stem) for name in gt['image']]))
-    videos = {}
-    for name in VIDEOS:
-        for hands in (1, 2):
-            path = folder / f'video_{name}_mh{hands}.npz'
-            if path.is_file():
-                d = np.load(path)
-                ok = d['detected'] & np.isfinite(d['world']).all(axis=(1, 2))
-                videos[f'{name}_mh{hands}'] = dict(world=d['world'], uv=d['uv'], detected=ok)
-    return {'gt_frames': stills, 'videos': videos}
+    detected = np.isfinite(xyz).all(axis=(1, 2)) & np.isfinite(world).all(axis=(1, 2))
+    return StillDetections(world=world, uv=uv, xyz=xyz, detected=detected, side=np.asarray(side),
+                           truth=np.asarray(truth, dtype=np.float64),
+                           true_side=np.asarray(true_side), K=np.asarray(K),
+                           image_size=np.asarray(image_size), frame=np.arange(len(xyz)))
 
 
 # --- geometry ------------------------------------------------------------------------------------
@@ -231,7 +212,7 @@ def _simulate_stills(data: StillDetections, params, rng, failures: bool = False)
     left = data.true_side == 'left'
     positions = mirror_x(data.truth, left)[:, None]                           # (N, 1, 21, 3)
     sim = simulate_detections(positions, left, data.K, data.K, data.image_size, rng,
-                              params=params, max_hands=1, failures=failures)
+                              params=params, failures=failures)
     return {key: value[:, 0] for key, value in sim.items()}
 
 
@@ -445,7 +426,7 @@ def fit_temporal(params: dict, videos: dict, sequences: int = 16, frames: int = 
         trial = {**params, 'temporal': {**temporal, **{
             n: {**temporal[n], 'white_share': factor * (1.0 - stereo[n]['share'])}
             for n in names}}}
-        seen = observe_mediapipe(motion, 'realistic', seed + 1, max_hands=1, params=trial)
+        seen = observe_mediapipe(motion, 'realistic', seed + 1, params=trial)
         return jitter_statistics(list(zip(seen.xyz.double().numpy(), seen.uv.double().numpy(),
                                           seen.visible.numpy(), strict=True)))[key] - target[key]
 
@@ -462,7 +443,7 @@ def fit_temporal(params: dict, videos: dict, sequences: int = 16, frames: int = 
     return temporal
 
 
-def provenance(data: StillDetections, source: str) -> dict:
+def provenance(data: StillDetections, source: str, total_frames: int) -> dict:
     """Where a fit came from: which data, which frames, which commit, when."""
     try:
         commit = subprocess.run(['git', '-C', str(SOURCE_TREE), 'rev-parse', 'HEAD'],
@@ -470,14 +451,14 @@ def provenance(data: StillDetections, source: str) -> dict:
     except (OSError, subprocess.CalledProcessError):
         commit = 'unknown'
     frames = data.placed().frame
+    calibration, held_out = calibration_split(total_frames)
     return {
-        'ground_truth': 'gt_frames/handgraph_dev of ../shared/data/real (3d-hand-shape/'
-                        'hand-graph-cnn @2f59da3e real_world_testset, Snap Inc. non-commercial '
-                        'research licence): fitted statistics only, no data copied',
-        'calibration_frames': f'{CALIBRATION_FRAMES.start}-{CALIBRATION_FRAMES.stop - 1} '
-                              f'({len(frames)} with a detection); frames '
-                              f'{EVALUATION_FRAMES.start}-{EVALUATION_FRAMES.stop - 1} are held '
-                              'out for evaluation',
+        'ground_truth': f'{GT_SET} of ../shared/data/real (3d-hand-shape/hand-graph-cnn '
+                        '@2f59da3e real_world_testset, Snap Inc. non-commercial research '
+                        'licence): fitted statistics only, no data copied',
+        'calibration_frames': f'{calibration[0]}-{calibration[-1]} ({len(frames)} with a '
+                              f'detection); frames {held_out[0]}-{held_out[-1]} are held out '
+                              'for evaluation',
         'detections': source,
         'fitted_by': 'iknet-ros noise-report --fit (iknet_ros.synth.calibration.fit_parameters)',
         'commit': commit,
@@ -511,8 +492,8 @@ def calibration_table(data: StillDetections, params: dict, draws: int = 10,
     'ratio'}}}}, the model simulated `draws` times on the same true poses.
     """
     table = {}
-    for split, frames in (('calibration', CALIBRATION_FRAMES),
-                          ('evaluation', EVALUATION_FRAMES)):
+    for split, frames in zip(('calibration', 'evaluation'), calibration_split(len(data.frame)),
+                             strict=True):
         sub = data.subset(frames)
         placed = sub.placed()
         real = error_statistics(placed.xyz, placed.uv, placed.truth, placed.K,
@@ -537,7 +518,7 @@ def calibration_table(data: StillDetections, params: dict, draws: int = 10,
         rows['miss rate %'] = _rate_row(~sub.detected, [~f['visible'] for f in failed])
         wrong = sub.detected & (sub.side != sub.true_side)
         rows['wrong side rate %'] = _rate_row(wrong, [f['wrong_side'] for f in failed])
-        table[split] = {'frames': f'{frames.start}-{frames.stop - 1}',
+        table[split] = {'frames': f'{frames[0]}-{frames[-1]}',
                         'detected': int(sub.detected.sum()), 'rows': rows}
     return table
 
@@ -586,8 +567,8 @@ def video_table(videos: dict, sequences: int = 16, frames: int = 300, seed: int 
                 level: str = 'realistic') -> dict:
     """{source: jitter_statistics} of each real video and of synthetic runs of the generator.
 
-    Synthetic: `level` with max_hands 1 and 2, and the clean truth (the motion's own share);
-    the default seed differs from fit_temporal's.
+    Synthetic: `level`, and the clean truth (the motion's own share); the default seed
+    differs from fit_temporal's.
     """
     from iknet_ros.synth.mediapipe_model import observe_mediapipe
     from iknet_ros.synth.motion import generate_motion
@@ -595,9 +576,8 @@ def video_table(videos: dict, sequences: int = 16, frames: int = 300, seed: int 
     table = {name: jitter_statistics([(v['world'], v['uv'], v['detected'])])
              for name, v in (videos or {}).items()}
     motion = generate_motion(sequences, frames, seed)
-    for name, run_level, hands in (('synthetic_mh1', level, 1), ('synthetic_mh2', level, 2),
-                                   ('synthetic_clean', 'clean', 1)):
-        seen = observe_mediapipe(motion, run_level, seed + 1, max_hands=hands)
+    for name, run_level in (('synthetic', level), ('synthetic_clean', 'clean')):
+        seen = observe_mediapipe(motion, run_level, seed + 1)
         table[name] = jitter_statistics(list(zip(seen.xyz.double().numpy(),
                                                  seen.uv.double().numpy(),
                                                  seen.visible.numpy(), strict=True)))
@@ -626,11 +606,8 @@ def video_report(table: dict) -> str:
     lines = [f'{"source (wrist-aligned)":<34}' + ''.join(f'{k:>15}' for k in keys)]
     for name, row in table.items():
         lines.append(f'{name:<34}' + ''.join(f'{row[k]:>15.3f}' for k in keys))
-    for hands in (1, 2):
-        real = [table[n] for n in table
-                if n.endswith(f'_mh{hands}') and n[:-4] in VIDEOS[:3]]
-        if real and f'synthetic_mh{hands}' in table:
-            lines.append(f'{f"ratio synthetic / sharp mh{hands}":<34}' + ''.join(
-                f'{table[f"synthetic_mh{hands}"][k] / np.mean([r[k] for r in real]):>15.2f}'
-                for k in keys))
+    real = [table[n] for n in JITTER_VIDEOS if n in table]
+    if real:
+        lines.append(f'{"ratio synthetic / sharp videos":<34}' + ''.join(
+            f'{table["synthetic"][k] / np.mean([r[k] for r in real]):>15.2f}' for k in keys))
     return '\n'.join(lines)

@@ -18,9 +18,8 @@ Per sequence and frame (B, F), vectorised:
  3. 2D landmarks: uv = m + kappa (p - m) + Lpx (c + gamma eps_lateral / L + n), p the projection of
     the 2D convention G + L R o2, m its centroid, c a common shift, n per-joint noise.
  4. xyz = the detector's placement of W onto uv with the intrinsics it has, shifted along the ray.
- 5. Time: every random part is AR(1) with its measured coefficient plus a white share; with
-    max_hands 2 the detector's periodic search adds a jump every 10th frame; misses and wrong
-    handedness come in short episodes.
+ 5. Time: every random part is AR(1) with its measured coefficient plus a white share; misses
+    and wrong handedness come in short episodes.
 """
 import json
 from dataclasses import dataclass
@@ -187,13 +186,13 @@ def chain_correlated(fresh, directions, rho_along: float, rho_across: float) -> 
 # --- the model ---------------------------------------------------------------------------------
 
 def simulate_detections(positions, left, k, detector_k, image_size, rng, factor: float = 1.0,
-                        params: dict = None, max_hands=None, failures: bool = True) -> dict:
+                        params: dict = None, failures: bool = True) -> dict:
     """MediaPipe's detections of true hands (numpy arrays throughout).
 
     positions (B, F, 21, 3) true joints in right-hand geometry (a left hand mirrored);
     left (B,) bool; k, detector_k (B, 3, 3) the true intrinsics and those the detector places
     with; image_size (B, 2) (width, height); factor scales every random part (1 = realistic);
-    max_hands: 1 or 2 for every sequence, None = drawn; failures: misses and wrong sides.
+    failures: misses and wrong sides.
     Returns, in the true camera frame: world (B, F, 21, 3) MediaPipe's hand-centred world
     landmarks, uv (B, F, 21, 2) px, xyz (B, F, 21, 3) placed, visible (B, F), wrong_side (B, F),
     placed (B, F) (the placement succeeded), in_image (B, F, 21) (of the true projection).
@@ -258,17 +257,6 @@ def simulate_detections(positions, left, k, detector_k, image_size, rng, factor:
     uv = centre + np.asarray(params['kappa_2d']) * (p - centre) + palm_px[..., None] * (
         shift + np.asarray(two['gamma']) * lateral + n)
 
-    # max_hands 2: the detector's search for more hands every 10th frame makes the tracked one jump
-    jump = const['search_jump']
-    searching = (rng.random(b) < jump['max_hands_2_fraction']) if max_hands is None else \
-        np.full(b, max_hands >= 2)
-    phase = rng.integers(0, jump['every'], size=(b, 1))
-    jumps = searching[:, None] & ((np.arange(f)[None] - phase) % jump['every'] == 0)  # (B, F)
-    count = int(jumps.sum())
-    world[jumps] += factor * jump['sd_3d_m'] * rng.standard_normal((count, sk.NUM_JOINTS, 3))
-    uv[jumps] += factor * jump['sd_2d_palm'] * palm_px[jumps][..., None] \
-        * rng.standard_normal((count, sk.NUM_JOINTS, 2))
-
     # to the true camera frame, then the detector's own placement with the intrinsics it has
     world = mirror_x(world, left)
     cx = k[..., 0, 2][..., None]                                      # (B, 1, 1)
@@ -321,13 +309,13 @@ def _repeat_last_visible(values, visible) -> np.ndarray:
     return values
 
 
-def observe_mediapipe(motion, level: str = 'realistic', seed=0, max_hands=None,
+def observe_mediapipe(motion, level: str = 'realistic', seed=0,
                       params: dict = None) -> MediaPipeObservation:
     """MediaPipe-like detections of a `generate_motion` batch at a level of `LEVELS`.
 
     'clean' is the truth (xyz the true joints, uv their projections, every frame visible);
     'realistic' the fitted model; 'high' every random part 1.5 times as large. `seed` is an int
-    or a Generator; `max_hands` 1 or 2 fixes the detector setting (None: drawn per sequence).
+    or a Generator.
     """
     if level not in LEVELS:
         raise ValueError(f'unknown noise level {level!r}; valid levels: {", ".join(LEVELS)}')
@@ -342,7 +330,7 @@ def observe_mediapipe(motion, level: str = 'realistic', seed=0, max_hands=None,
     else:
         seen = simulate_detections(motion.positions.numpy(), left, k, camera.detector_K.numpy(),
                                    camera.image_size.numpy(), np.random.default_rng(seed),
-                                   LEVELS[level], params, max_hands)
+                                   LEVELS[level], params)
         xyz = _repeat_last_visible(seen['xyz'], seen['visible'])
         uv = _repeat_last_visible(seen['uv'], seen['visible'])
         visible, wrong, joints_in_image = seen['visible'], seen['wrong_side'], seen['in_image']
