@@ -62,3 +62,37 @@ def ros2_env(ros2_overlay_env, tmp_path) -> dict:
     return dict(ros2_overlay_env, ROS_DOMAIN_ID=os.environ['ROS_DOMAIN_ID'],
                 ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST', ROS_LOG_DIR=str(tmp_path / 'ros_log'),
                 PYTHONUNBUFFERED='1')
+
+
+@pytest.fixture
+def small_video(tmp_path):
+    """An 8-frame 64x48 MJPEG video at 30 fps whose frame i is filled with grey level 20 i."""
+    import cv2
+    import numpy as np
+
+    path = tmp_path / 'small.avi'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
+    for i in range(8):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """As iknet_node's main() does: one torch thread (two oversubscribe busy cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def header_at(t: float, frame_id: str):
+    """A std_msgs/Header stamped `t` seconds."""
+    from std_msgs.msg import Header
+
+    h = Header(frame_id=frame_id)
+    h.stamp.sec, h.stamp.nanosec = int(t), int(round((t % 1.0) * 1e9))
+    return h

@@ -24,6 +24,8 @@ from iknet_ros.synth.motion import generate_motion
 from iknet_ros.synth.observation import observe
 from iknet_ros.tracking.tracker import HandTracker
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 ROOT = Path(__file__).resolve().parents[1]
 J = sk.JOINT_INDEX
 DOF = {d.name: i for i, d in enumerate(ha.DOFS)}
@@ -197,12 +199,6 @@ def tracked(frames, sides=('right',), every=1):
     return out
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_urdf_fk_at_the_published_angles_reproduces_the_real_track():

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-import torch
+from conftest import header_at
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2, PointField
-from std_msgs.msg import Float32MultiArray, Header
+from std_msgs.msg import Float32MultiArray
 from tf2_msgs.msg import TFMessage
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -17,6 +17,8 @@ from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.iknet_node import IKNetNode
 from iknet_ros.synth.motion import generate_motion
 from iknet_ros.synth.observation import observe
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 FRAME = 'test_optical_frame'
 FPS = 30.0
@@ -35,9 +37,7 @@ def hand(side, xyz, score=0.9):
 
 
 def header(t, frame_id=FRAME):
-    h = Header(frame_id=frame_id)
-    h.stamp.sec, h.stamp.nanosec = int(t), int(round((t % 1.0) * 1e9))
-    return h
+    return header_at(t, frame_id)
 
 
 class Feeder:
@@ -93,13 +93,6 @@ class Feeder:
                                       if m.transforms[0].header.stamp == stamp), None), 5.0)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """As iknet_node's main() does: one torch thread (two oversubscribe busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 import yourdfpy
+from conftest import header_at
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState, MultiDOFJointState, PointCloud2
-from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
 from iknet_ros import cli
@@ -30,15 +30,11 @@ from iknet_ros.ros.recording import BagRecorder
 from iknet_ros.synth.motion import generate_motion
 from iknet_ros.synth.observation import observe
 
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
 FRAME = 'test_optical_frame'
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -52,10 +48,8 @@ def hand(side, xyz):
     return HandKeypoints(side=side, xyz=xyz, uv=np.zeros((sk.NUM_JOINTS, 2)), score=0.9)
 
 
-def header(t):
-    h = Header(frame_id=FRAME)
-    h.stamp.sec, h.stamp.nanosec = int(t), int(round((t % 1.0) * 1e9))
-    return h
+def header(t, frame_id=FRAME):
+    return header_at(t, frame_id)
 
 
 class Listener:

@@ -20,17 +20,6 @@ from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.video_source import VideoSource, pinhole_camera_info
 
 
-@pytest.fixture
-def small_video(tmp_path):
-    """An 8-frame 64x48 MJPEG video at 30 fps whose frame i is filled with grey level 20 i."""
-    path = tmp_path / 'small.avi'
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
-    for i in range(8):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.release()
-    return path
-
-
 def start(graph, **parameters):
     overrides = [Parameter(name, value=value) for name, value in parameters.items()]
     node = graph.add(VideoSource(context=graph.context, parameter_overrides=overrides))

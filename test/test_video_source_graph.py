@@ -5,9 +5,6 @@ It waits for the graph's nodes (wait_for_graph) and paces the file by the graph'
 """
 import time
 
-import cv2
-import numpy as np
-import pytest
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -15,16 +12,6 @@ from sensor_msgs.msg import Image, PointCloud2
 
 from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.video_source import VideoSource
-
-
-@pytest.fixture
-def small_video(tmp_path):
-    path = tmp_path / 'small.avi'
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
-    for i in range(8):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.release()
-    return path
 
 
 def video_source(graph, **parameters):
