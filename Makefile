@@ -11,6 +11,7 @@ demo: setup
 	$(VENV)/bin/iknet-ros demo
 
 test: setup
+	@bash scripts/setup_test_browser.sh
 	$(VENV)/bin/python -m pytest -q test
 
 lint: setup
