@@ -92,8 +92,9 @@ def _start_web_server(web_port: int, grpc_port: int) -> subprocess.Popen:
     server = subprocess.Popen(
         [str(executable), '--serve-web', '--bind', '127.0.0.1', '--port', str(grpc_port),
          '--web-viewer-port', str(web_port)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    atexit.register(server.terminate)  # whatever happens to this process
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)  # the Ctrl-C that ends a run leaves the run on show
+    atexit.register(server.terminate)  # however this process ends
     deadline = time.monotonic() + 30.0
     while not all(_accepts(port) for port in (grpc_port, web_port)):
         if server.poll() is not None or time.monotonic() > deadline:
