@@ -8,7 +8,9 @@ import it; a run without it pays nothing. Rerun bundles a native and a web viewe
 recordings that both open, so watching needs no ROS install.
 """
 import atexit
+import ctypes
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +48,7 @@ KEYPOINT_RGB = (150, 150, 150)
 LAYER_RGB = [(90, 170, 230), (240, 170, 60), (120, 200, 120), (220, 100, 160)]  # attention
 JPEG_QUALITY = 75  # of the debug image in the viewer and the recording
 BONE_INDEX = np.array(sk.BONES)  # (20, 2) parent, child
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def blueprint() -> rrb.Blueprint:
@@ -93,8 +96,9 @@ def _start_web_server(web_port: int, grpc_port: int) -> subprocess.Popen:
         [str(executable), '--serve-web', '--bind', '127.0.0.1', '--port', str(grpc_port),
          '--web-viewer-port', str(web_port)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)  # the Ctrl-C that ends a run leaves the run on show
-    atexit.register(server.terminate)  # however this process ends
+        start_new_session=True,  # the Ctrl-C that ends a run leaves the run on show
+        preexec_fn=_end_with_parent)
+    atexit.register(server.terminate)
     deadline = time.monotonic() + 30.0
     while not all(_accepts(port) for port in (grpc_port, web_port)):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -102,6 +106,18 @@ def _start_web_server(web_port: int, grpc_port: int) -> subprocess.Popen:
             raise OSError(f'the Rerun web viewer server did not start ({executable})')
         time.sleep(0.1)
     return server
+
+
+def _end_with_parent():
+    """In the server's process before it starts: be sent SIGTERM when this process ends.
+
+    Linux's ``PR_SET_PDEATHSIG``, so that no server outlives a run killed without its exit
+    handlers (a closed terminal's SIGHUP); elsewhere the exit handler alone stops it.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _accepts(port: int) -> bool:
@@ -199,13 +215,20 @@ class RunViewer:
             self._server = None
 
     def keep_serving(self):
-        """Keep the web viewer's server up until Ctrl-C: it holds the run for late browsers."""
+        """Keep the web viewer's server up until Ctrl-C: it holds the run for late browsers.
+
+        Call it from the main thread: Ctrl-C is Python's again meanwhile (rclpy's handler, left
+        from the run, only shuts its contexts down).
+        """
         print(f'viewer: still serving the run at {self.url} (Ctrl-C to stop)', flush=True)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while self._server is not None and self._server.poll() is None:
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _drain(self):
         handlers = {DEBUG_IMAGE: self._image, KEYPOINTS: self._keypoints,
