@@ -16,6 +16,7 @@ demo: setup
 	$(VENV)/bin/iknet-ros demo
 
 test: setup ros-overlay
+	@bash scripts/setup_test_browser.sh
 	$(VENV)/bin/python -m pytest -q test
 
 lint: setup

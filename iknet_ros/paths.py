@@ -47,6 +47,11 @@ def real_data_dir() -> Path:
     return base.parent / 'shared' / 'data' / 'real'
 
 
+def sample_video() -> Path:
+    """The short real clip the package ships for the demo (samples/NOTICE.txt: source, licence)."""
+    return Path(__file__).resolve().parent / 'samples' / 'right_hand_clip.mp4'
+
+
 def real_video() -> Path:
     """The shared real video the tests and benchmarks use (it may be absent)."""
     return real_data_dir() / 'right_hand_720p.mp4'

@@ -27,6 +27,6 @@ echo "setup: installing Python packages into $VENV (first run takes a few minute
 echo "setup: building tf2_msgs into $VENV"
 VENV="$VENV" bash scripts/build_tf2_msgs.sh
 "${pip[@]}" install --no-deps --no-build-isolation -e .
-"$VENV/bin/python" -c "import rclpy, torch, mediapipe; from tf2_msgs.msg import TFMessage; from sensor_msgs.msg import MultiDOFJointState"
+"$VENV/bin/python" -c "import rclpy, torch, mediapipe, rerun; from tf2_msgs.msg import TFMessage; from sensor_msgs.msg import MultiDOFJointState"
 echo "$want" > "$stamp"
 echo "setup: $VENV ready"

@@ -35,6 +35,8 @@ MODULE_TO_DEPENDENCY = {
     'torch': 'python3-torch-pip',
     'rosbags': 'python3-rosbags-pip',
     'yourdfpy': 'python3-yourdfpy-pip',
+    'rerun': 'python3-rerun-sdk-pip',
+    'rerun_cli': 'python3-rerun-sdk-pip',
 }
 
 
@@ -109,6 +111,12 @@ def test_setup_installs_shipped_weights(wheel):
 
 def test_setup_installs_the_mediapipe_error_parameters(wheel):
     assert 'iknet_ros/synth/mediapipe_errors.json' in set(wheel.namelist())
+
+
+def test_setup_installs_the_sample_clip_and_its_notice(wheel):
+    installed = set(wheel.namelist())
+    for name in ('right_hand_clip.mp4', 'NOTICE.txt'):
+        assert f'iknet_ros/samples/{name}' in installed, f'{name} is not installed'
 
 
 def test_console_scripts_are_declared(wheel):

@@ -3,7 +3,8 @@
 video_source -> keypoint_node -> iknet_node (or a synthetic keypoint source -> iknet_node) run in
 one `InProcessGraph` with the parameters of the same YAML file (each node's ``ros__parameters``).
 A `RunMonitor` observes what the nodes publish: the run's statistics (``tracking.summary``) and,
-with a recorder, a rosbag2 bag of every ``/hand/*`` topic and ``/tf``.
+with a recorder, a rosbag2 bag of every ``/hand/*`` topic and ``/tf``. Callers may hand in more
+observers (e.g. ``viz.viewer.RunViewer``); `Observers` lets the nodes see them as one.
 """
 import math
 import threading
@@ -61,6 +62,24 @@ class RunMonitor:
                 self.summary.add_rotations(stamp, rotations_by_side(msg), (now - stamp) * 1e-9)
                 self.last_rotations = time.monotonic()
             self.seen += 1
+
+
+class Observers:
+    """Several observers handed to the nodes as one: each message goes to those watching its topic.
+
+    The nodes ask an observer only for its ``topics`` and call it; this keeps them unaware of
+    how many there are.
+    """
+
+    def __init__(self, *observers):
+        self.observers = observers
+        self.topics = frozenset().union(*(observer.topics for observer in observers))
+
+    def __call__(self, topic: str, msg):
+        """Hand one published message to each observer that watches its topic."""
+        for observer in self.observers:
+            if topic in observer.topics:
+                observer(topic, msg)
 
 
 def load_parameters(path) -> dict:
@@ -141,10 +160,11 @@ def json_ready(summary: dict) -> dict:
 
 
 def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=None,
-                 progress=True, paced=False) -> dict:
+                 progress=True, paced=False, observers=()) -> dict:
     """Run the graph on a video or camera until its end, `max_frames` or Ctrl-C; the summary.
 
     `record`: a new bag folder for every /hand/* topic and /tf. `paced`: see `PacedFrames`.
+    `observers`: more observers of what the nodes publish, besides the run's `RunMonitor`.
     """
     from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
     from iknet_ros.ros.keypoint_node import KeypointNode
@@ -169,10 +189,11 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
     try:
         recorder = BagRecorder(record) if record is not None else None
         monitor = RunMonitor(recorder)
+        observer = Observers(monitor, *observers) if observers else monitor
         with InProcessGraph() as graph:
-            iknet = graph.add(IKNetNode(observer=monitor, context=graph.context,
+            iknet = graph.add(IKNetNode(observer=observer, context=graph.context,
                                         parameter_overrides=overrides['iknet_node']))
-            keypoint = graph.add(KeypointNode(observer=monitor, context=graph.context,
+            keypoint = graph.add(KeypointNode(observer=observer, context=graph.context,
                                               parameter_overrides=keypoint_params))
             graph.connected(keypoint.keypoints_pub)
             frames = PacedFrames(video_frames, max_frames, ready=(
@@ -215,18 +236,22 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
     return summary
 
 
-def run_synthetic(frames: int, record=None, progress=True):
-    """Synthetic keypoint clouds -> iknet_node in one graph; (summary, the camera's 3x3 matrix)."""
+def run_synthetic(frames: int, record=None, progress=True, observers=()):
+    """Synthetic keypoint clouds -> iknet_node in one graph; (summary, the camera's 3x3 matrix).
+
+    `observers`: as for `run_pipeline`.
+    """
     from iknet_ros.ros.iknet_node import IKNetNode, use_one_torch_thread
     from iknet_ros.ros.synthetic_source import SyntheticKeypointSource
 
     use_one_torch_thread()
     recorder = BagRecorder(record) if record is not None else None
     monitor = RunMonitor(recorder)
+    observer = Observers(monitor, *observers) if observers else monitor
     try:
         with InProcessGraph() as graph:
-            iknet = graph.add(IKNetNode(observer=monitor, context=graph.context))
-            source = graph.add(SyntheticKeypointSource(frames, observer=monitor,
+            iknet = graph.add(IKNetNode(observer=observer, context=graph.context))
+            source = graph.add(SyntheticKeypointSource(frames, observer=observer,
                                                        context=graph.context))
             graph.connected(source.publisher)
             started = time.monotonic()
