@@ -174,7 +174,11 @@ def run_tracker(detections, tracker, progress=None) -> tuple:
     outputs = [{s: _empty(frames, sk.NUM_JOINTS, 3) for s in SIDES} for _ in range(2)]
     rotations = {s: _empty(frames, sk.NUM_JOINTS, 3, 3) for s in SIDES}
     for f in range(frames):
-        for estimate in tracker.update(float(detections.stamps[f]), detections.hands(f)).estimates:
+        try:
+            estimates = tracker.update(float(detections.stamps[f]), detections.hands(f)).estimates
+        except ValueError:  # keypoints no hand can have: iknet_node skips such a cloud too
+            estimates = []
+        for estimate in estimates:
             m = mirror(estimate.side)
             outputs[0][estimate.side][f] = estimate.positions
             outputs[1][estimate.side][f] = estimate.raw_positions

@@ -40,7 +40,7 @@ PARAMETERS = {
                             "sequence or baseline; '' = the shipped sequence IKNet."),
     'reset_after': Param(0.5, 'Seconds a hand may be missing before its track (window) '
                               'restarts; > 0.', above=0.0),
-    'bone_time_constant': Param(3.0, "Seconds over which a track averages the model's bone "
+    'bone_time_constant': Param(10.0, "Seconds over which a track averages the model's bone "
                                      'lengths (a running mean, then an exponential average); '
                                      '> 0.', above=0.0),
     'frame_id': Param('', "Frame of the outputs; '' = the keypoint cloud's (the camera's) "

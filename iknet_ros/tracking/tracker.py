@@ -33,7 +33,7 @@ from iknet_ros.model.runtime import inference_forward, traced
 MAX_WRIST_JUMP = 0.3
 PALM_LENGTH_RANGE = (0.02, 0.3)  # m, wrist -> middle MCP of any hand MediaPipe reports
 MAX_HAND_EXTENT = 0.6            # m, the largest distance between two joints of one hand
-MIN_DEPTH = 0.05                 # m, keypoints nearer the camera cannot be a hand in view
+MIN_DEPTH = 0.01                 # m, keypoints nearer the camera cannot be a hand in view
 _MIDDLE_MCP = sk.JOINT_INDEX['middle_mcp']
 
 
@@ -70,7 +70,7 @@ class BoneEstimate:
     than `outlier` in log ratio) counts proportionally less.
     """
 
-    def __init__(self, time_constant: float = 3.0, outlier: float = 0.15):
+    def __init__(self, time_constant: float = 10.0, outlier: float = 0.15):
         self.time_constant, self.outlier = time_constant, outlier
         self.lengths = None  # (21,) m
         self.palm = None     # (21, 3) joints relative to the wrist in the wrist's frame
@@ -156,7 +156,7 @@ class HandTracker:
     """
 
     def __init__(self, checkpoint=None, device: str = 'auto', reset_after: float = 0.5,
-                 bone_time_constant: float = 3.0, model=None):
+                 bone_time_constant: float = 10.0, model=None):
         device = choose_device(device)
         if not reset_after > 0 or not bone_time_constant > 0:
             raise ValueError('reset_after and bone_time_constant must be > 0 s')
