@@ -3,12 +3,17 @@
 ros2 launch iknet_ros hand.launch.py image:=/camera/image_raw
 ros2 launch iknet_ros hand.launch.py video:=/path/to/hand.mp4 use_rviz:=false
 ros2 launch iknet_ros hand.launch.py video:=/path/to/hand.mp4 hand_model:=urdf
+ros2 launch iknet_ros hand.launch.py namespace:=cam1 image:=/cam1/image_raw   # one per camera
+
+Under `namespace` every node, topic and parameter of the graph is inside it (hand.yaml is keyed
+`/**/<node>`, /tf and /diagnostics stay global) and the joint frames on /tf are prefixed with it.
 
 Works on Humble, Jazzy and Kilted: the optional parts are decided in OpaqueFunctions, not with
 `LaunchConfigurationEquals`/`NotEquals` (deprecated, with a warning, on Jazzy) or their
 replacements (not in Humble).
 """
 import os
+import tempfile
 
 from ament_index_python.packages import (
     PackageNotFoundError,
@@ -16,19 +21,31 @@ from ament_index_python.packages import (
     get_package_share_directory,
 )
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.logging import get_logger
 from launch.substitutions import LaunchConfiguration, PythonExpression
-from launch_ros.actions import Node
+from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 
 
-def hand_state_publishers(context, share):
-    """With hand_model:=urdf, a robot_state_publisher per hand's URDF fed by /hand/joint_states.
+def namespace_of(context) -> str:
+    """The graph's namespace without slashes: 'cam1', or '' at the root."""
+    return LaunchConfiguration('namespace').perform(context).strip('/')
 
-    Each in its own namespace, so the two hands' robot_description topics do not meet. Without
-    a robot_state_publisher install the launch stops here, before any node has started.
+
+def tf_prefix(context) -> str:
+    """The joint frames' prefix, as iknet_node derives it: tf_prefix, else '<namespace>/'."""
+    prefix = LaunchConfiguration('tf_prefix').perform(context).strip('/') or namespace_of(context)
+    return f'{prefix}/' if prefix else ''
+
+
+def hand_state_publishers(context, share):
+    """With hand_model:=urdf, a robot_state_publisher per hand's URDF fed by hand/joint_states.
+
+    Each in its own namespace (hand/<side> inside the graph's), so the two hands'
+    robot_description topics do not meet; its frames get iknet_node's TF prefix. Without a
+    robot_state_publisher install the launch stops here, before any node has started.
     """
     if LaunchConfiguration('hand_model').perform(context) != 'urdf':
         return []
@@ -37,6 +54,8 @@ def hand_state_publishers(context, share):
     except PackageNotFoundError:
         raise RuntimeError('hand_model:=urdf needs robot_state_publisher, which is not '
                            'installed (ros-<distro>-robot-state-publisher)') from None
+    namespace = namespace_of(context)
+    joint_states = f'/{namespace}/hand/joint_states' if namespace else '/hand/joint_states'
     nodes = []
     for side in ('right', 'left'):
         with open(os.path.join(share, 'urdf', f'hand_{side}.urdf')) as f:
@@ -44,8 +63,9 @@ def hand_state_publishers(context, share):
         nodes.append(Node(
             package='robot_state_publisher', executable='robot_state_publisher',
             name='hand_state_publisher', namespace=f'hand/{side}',
-            parameters=[{'robot_description': ParameterValue(description, value_type=str)}],
-            remappings=[('joint_states', '/hand/joint_states')]))
+            parameters=[{'robot_description': ParameterValue(description, value_type=str),
+                         'frame_prefix': tf_prefix(context)}],
+            remappings=[('joint_states', joint_states)]))
     return nodes
 
 
@@ -61,8 +81,25 @@ def video_source(context, params_file, remap_camera):
         return []
     return [Node(package='iknet_ros', executable='video_source', name='video_source',
                  parameters=[params_file, {'video': video, 'wait_for_graph': True,
-                                           'pace_topic': '/hand/keypoints'}],
+                                           'pace_topic': 'hand/keypoints'}],
                  remappings=remap_camera, output='screen')]
+
+
+def namespaced_rviz_config(path: str, namespace: str) -> str:
+    """A copy of an RViz config whose topics and camera frame are the namespace's.
+
+    RViz configs name absolute topics (/hand/skeleton) and a fixed frame; under a namespace
+    they are /cam1/hand/skeleton and video_source's cam1/camera_optical_frame.
+    """
+    with open(path) as f:
+        text = f.read()
+    text = text.replace('Value: /hand/', f'Value: /{namespace}/hand/').replace(
+        'Fixed Frame: camera_optical_frame', f'Fixed Frame: {namespace}/camera_optical_frame')
+    out = tempfile.NamedTemporaryFile('w', prefix=f'hand_{namespace}_', suffix='.rviz',
+                                      delete=False)
+    with out:
+        out.write(text)
+    return out.name
 
 
 def rviz(context):
@@ -75,8 +112,10 @@ def rviz(context):
         get_logger('hand.launch.py').warning(
             'rviz2 is not installed: starting without RViz (use_rviz:=false: without the warning)')
         return []
-    return [Node(package='rviz2', executable='rviz2', name='rviz2',
-                 arguments=['-d', LaunchConfiguration('rviz_config')])]
+    config = LaunchConfiguration('rviz_config').perform(context)
+    if namespace_of(context):
+        config = namespaced_rviz_config(config, namespace_of(context))
+    return [Node(package='rviz2', executable='rviz2', name='rviz2', arguments=['-d', config])]
 
 
 def generate_launch_description():
@@ -85,9 +124,17 @@ def generate_launch_description():
     camera_info = LaunchConfiguration('camera_info')
     params_file = LaunchConfiguration('params_file')
     arguments = [
-        DeclareLaunchArgument('image', default_value='/camera/image_raw',
-                              description='sensor_msgs/Image topic to track hands in'),
-        DeclareLaunchArgument('camera_info', default_value='/camera/camera_info',
+        DeclareLaunchArgument('namespace', default_value='',
+                              description='run the graph in this namespace (one per camera): '
+                                          'its topics and parameters inside it, its TF frames '
+                                          'prefixed with it'),
+        DeclareLaunchArgument('tf_prefix', default_value='',
+                              description="prefix of the joint frames on /tf; '' = the "
+                                          "namespace's (cam1/right_wrist)"),
+        DeclareLaunchArgument('image', default_value='camera/image_raw',
+                              description='sensor_msgs/Image topic to track hands in (relative '
+                                          'names are inside the namespace)'),
+        DeclareLaunchArgument('camera_info', default_value='camera/camera_info',
                               description='sensor_msgs/CameraInfo topic (optional)'),
         DeclareLaunchArgument('video', default_value='',
                               description='play this video file instead of a camera topic'),
@@ -119,10 +166,12 @@ def generate_launch_description():
              remappings=remap_camera, output='screen'),
         Node(package='iknet_ros', executable='iknet_node', name='iknet_node',
              parameters=[params_file, {'device': LaunchConfiguration('device'),
+                                       'tf_prefix': LaunchConfiguration('tf_prefix'),
                                        'publish_joint_tf': ParameterValue(PythonExpression(
                                            ["'", LaunchConfiguration('hand_model'),
                                             "' != 'urdf'"]), value_type=bool)}],
              output='screen'),
         OpaqueFunction(function=rviz),
     ]
-    return LaunchDescription(arguments + nodes)
+    graph = GroupAction([PushRosNamespace(LaunchConfiguration('namespace')), *nodes])
+    return LaunchDescription(arguments + [graph])

@@ -210,11 +210,14 @@ def test_run_reads_node_parameters_like_ros2_launch(tmp_path):
 
     path = tmp_path / 'p.yaml'
     path.write_text('/**:\n  ros__parameters:\n    frame_id: cam\n'
-                    'iknet_node:\n  ros__parameters:\n    device: cpu\n    reset_after: 1.5\n')
+                    'iknet_node:\n  ros__parameters:\n    device: cpu\n    reset_after: 1.5\n'
+                    '/**/keypoint_node:\n  ros__parameters:\n    max_hands: 1\n')
     params = load_parameters(path)
     assert [(p.name, p.value) for p in params['iknet_node']] == \
         [('frame_id', 'cam'), ('device', 'cpu'), ('reset_after', 1.5)]
-    assert [p.name for p in params['keypoint_node']] == ['frame_id']
+    assert [(p.name, p.value) for p in params['keypoint_node']] == \
+        [('frame_id', 'cam'), ('max_hands', 1)]  # /**/name: that node in any namespace
+    assert [p.name for p in params['video_source']] == ['frame_id']
     path.write_text('iknet_node:\n  device: cpu\n')
     with pytest.raises(ValueError, match='ros__parameters'):
         load_parameters(path)

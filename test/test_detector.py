@@ -14,6 +14,7 @@ from iknet_ros.detect.detector import (
     HandDetector,
     bundled_task,
     labels_assume_mirrored,
+    place_in_camera,
 )
 from iknet_ros.detect.drawing import draw_landmarks
 from iknet_ros.detect.video import VideoFrames
@@ -108,6 +109,26 @@ def test_intrinsics_place_the_hand_in_the_camera_frame(frames):
             projected = hand.xyz[:, :2] / hand.xyz[:, 2:] * 1000.0 + (640.0, 360.0)
             assert np.abs(projected - hand.uv).mean() < 10.0  # lands on its own pixels
             assert 0.06 < np.linalg.norm(hand.xyz[MIDDLE_MCP] - hand.xyz[WRIST]) < 0.12
+
+
+def test_placement_refuses_unusable_intrinsics_and_points_before_solving():
+    """An infinity reaching LAPACK's least squares never returns: refused before it."""
+    world = np.random.default_rng(0).normal(0.0, 0.03, (21, 3))
+    uv = [640.0, 360.0] + 1000.0 * world[:, :2] / (world[:, 2:] + 0.5)  # seen 0.5 m away
+    placed = place_in_camera(world, uv, CAMERA)
+    np.testing.assert_allclose(placed - world, np.tile(placed[0] - world[0], (21, 1)), atol=1e-9)
+    assert 0.4 < placed[0, 2] < 0.6
+    inf, nan = float('inf'), float('nan')
+    for camera in (Intrinsics(inf, inf, 640.0, 360.0), Intrinsics(1000.0, 1000.0, nan, 360.0),
+                   Intrinsics(0.0, 0.0, 640.0, 360.0), Intrinsics(-1000.0, 1000.0, 640.0, 360.0)):
+        with pytest.raises(ValueError, match='intrinsics must be finite with positive focal'):
+            place_in_camera(world, uv, camera)
+    bad = uv.copy()
+    bad[3, 0] = inf
+    with pytest.raises(ValueError, match='must be finite'):
+        place_in_camera(world, bad, CAMERA)
+    with pytest.raises(ValueError, match='must be finite'):
+        place_in_camera(np.full((21, 3), nan), uv, CAMERA)
 
 
 def test_stamps_going_back_restart_tracking_instead_of_failing(frames):

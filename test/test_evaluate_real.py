@@ -262,7 +262,6 @@ def feed_iknet_node(graph, detections: Detections, checkpoint='') -> list:
     """The MultiDOFJointState answers of an iknet_node fed `detections` as keypoint clouds."""
     iknet = graph.add(IKNetNode(context=graph.context, parameter_overrides=[
         Parameter('device', value='cpu'), Parameter('checkpoint', value=str(checkpoint))]))
-    assert iknet.tracker is not None, iknet.load_error
     feeder = graph.add(Node('evaluate_real_feeder', context=graph.context))
     publisher = feeder.create_publisher(PointCloud2, '/hand/keypoints', 10)
     answers, attention = [], []

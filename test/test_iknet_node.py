@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 from conftest import header_at
+from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2, PointField
@@ -12,6 +14,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import HandKeypoints
+from iknet_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from iknet_ros.ros.conversions import keypoints_to_cloud
 from iknet_ros.ros.graph import wait_for
 from iknet_ros.ros.iknet_node import IKNetNode
@@ -99,7 +102,6 @@ class Feeder:
 def feeder(ros_graph):
     iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
         Parameter('device', value='cpu'), Parameter('reset_after', value=0.5)]))
-    assert iknet.tracker is not None, iknet.load_error
     return Feeder(ros_graph, iknet)
 
 
@@ -215,18 +217,128 @@ def test_bad_input_is_skipped_and_the_next_good_cloud_served(feeder, hands):
     np.testing.assert_allclose(att[0, :, -1], 1.0, atol=1e-5)
 
 
-def test_missing_checkpoint_keeps_the_node_up_without_rotations(ros_graph, tmp_path):
-    iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
-        Parameter('checkpoint', value=str(tmp_path / 'nothing_here'))]))
-    assert iknet.tracker is None and 'nothing_here' in iknet.load_error
-    node = ros_graph.add(Node('test_no_model', context=ros_graph.context))
-    pub = node.create_publisher(PointCloud2, '/hand/keypoints', 10)
-    got = []
-    node.create_subscription(MultiDOFJointState, '/hand/joint_rotations', got.append, 10)
-    assert wait_for(lambda: pub.get_subscription_count() > 0, 10)
-    pub.publish(keypoints_to_cloud(header(1.0), []))
-    assert wait_for(lambda: iknet.received >= 1, 10)
-    assert not wait_for(lambda: got, 0.5)
+def test_a_missing_or_unusable_checkpoint_stops_the_node_at_start(ros_graph, tmp_path):
+    """A node that cannot do its job does not start (node_main exits 1 with the reason)."""
+    with pytest.raises(ValueError, match='cannot load the IKNet from .*nothing_here'):
+        IKNetNode(context=ros_graph.context, parameter_overrides=[
+            Parameter('checkpoint', value=str(tmp_path / 'nothing_here'))])
+    model, _ = load_checkpoint(None, 'sequence')
+    with torch.no_grad():
+        next(model.parameters())[0] = float('nan')
+    save_checkpoint(tmp_path / 'nan_weights', model)
+    with pytest.raises(ValueError, match='non-finite weights'):
+        IKNetNode(context=ros_graph.context, parameter_overrides=[
+            Parameter('device', value='cpu'),
+            Parameter('checkpoint', value=str(tmp_path / 'nan_weights'))])
+
+
+def test_implausible_hands_are_refused_and_every_cloud_answered(feeder, hands, capfd):
+    """A poisoned first frame (all joints at zero, all at one point) does not enter a track."""
+    t = 400.0
+    zeros = keypoints_to_cloud(header(t), [hand('right', np.zeros((21, 3)))])
+    one_point = keypoints_to_cloud(header(t + 1 / FPS), [hand('right', np.full((21, 3), 0.4))])
+    for cloud in (zeros, one_point):
+        joints = feeder.send(cloud)
+        assert joints is not None and list(joints.joint_names) == []  # answered: no hand
+    assert feeder.iknet.refused == 2 and feeder.iknet.rejected == 0
+    assert 'palm' in feeder.iknet.last_refusal
+    # the good frames after it are all answered, the poisoned left hand beside one dropped
+    for f in range(4):
+        t = 400.0 + (2 + f) / FPS
+        sent = [hand('right', hands['right'][f])]
+        if f == 2:
+            sent.append(hand('left', np.zeros((21, 3))))
+        joints = feeder.send(keypoints_to_cloud(header(t), sent))
+        assert joints is not None and joints.joint_names == sk.side_joint_names('right')
+    assert feeder.iknet.refused == 3
+    log = capfd.readouterr().err
+    assert log.count('refusing a hand') == 2, log  # one line per side, however many frames
+
+
+def test_a_non_finite_model_answer_restarts_the_track(feeder, hands, capfd):
+    """Fault injection: the model's answer for one frame is NaN; node and DDS are real."""
+    forward = feeder.iknet.tracker._forward
+    poison = []
+
+    def poisoned(*inputs):
+        rotations, shape, attention = forward(*inputs)
+        if poison:
+            poison.clear()
+            rotations = rotations * float('nan')
+        return rotations, shape, attention
+
+    feeder.iknet.tracker._forward = poisoned
+
+    def send(f):
+        return feeder.send(keypoints_to_cloud(header(500.0 + f / FPS),
+                                              [hand('right', hands['right'][f])]))
+    for f in range(4):
+        assert send(f).joint_names == sk.side_joint_names('right')
+    poison.append(True)
+    joints = send(4)
+    assert joints is not None and list(joints.joint_names) == []  # nothing non-finite goes out
+    assert send(5).joint_names == sk.side_joint_names('right')
+    np.testing.assert_allclose(feeder.last_attention()[0, :, -1], 1.0, atol=1e-5)  # a new track
+    state = feeder.iknet.hands['right']
+    assert state.resets == 3 and state.last_reason == 'new track'  # new, NaN, new
+    log = capfd.readouterr().err
+    assert 'right hand: track restarted (the model gave a non-finite answer' in log, log
+    [tracking] = [s for s in feeder.iknet.diagnostics() if s.name.endswith('tracking')]
+    assert tracking.level == DiagnosticStatus.WARN and 'non-finite' in tracking.message
+
+
+def test_lost_is_logged_before_the_new_track_and_every_reset_reason_shows(feeder, hands, capfd):
+    t = 600.0
+    feeder.send(keypoints_to_cloud(header(t), [hand('right', hands['right'][0])]))
+    # back after longer than reset_after: lost and a new track in the same frame
+    feeder.send(keypoints_to_cloud(header(t + 1.0), [hand('right', hands['right'][1])]))
+    # stamps going backwards (a bag loop), within the throttle of the lines above
+    feeder.send(keypoints_to_cloud(header(t - 5.0), [hand('right', hands['right'][2])]))
+    log = capfd.readouterr().err
+    assert log.count('right hand: new track') == 2, log
+    assert log.index('right hand lost') < log.rindex('right hand: new track'), log
+    assert 'right hand: track restarted (stamp went backwards by 6.000 s' in log, log
+
+
+def test_an_empty_frame_id_is_replaced_with_a_warning(feeder, hands, capfd):
+    t = 700.0
+    for f in range(3):
+        stamp = header(t + f / FPS, frame_id='')
+        joints = feeder.send(keypoints_to_cloud(stamp, [hand('right', hands['right'][f])]))
+        assert joints.header.frame_id == 'camera_optical_frame'
+    tf = feeder.tf_at(stamp.stamp)
+    assert {t.header.frame_id for t in tf.transforms if t.child_frame_id == 'right_wrist'} == \
+        {'camera_optical_frame'}
+    log = capfd.readouterr().err
+    assert log.count('keypoint cloud without frame_id') == 1, log
+
+
+def test_in_a_namespace_topics_and_tf_frames_are_its_own(ros_graph, hands):
+    got = {}
+    node = ros_graph.add(Node('test_cam1_feeder', context=ros_graph.context))
+    for name, params in (('cam1', []), ('cam2', [Parameter('tf_prefix', value='left_camera')])):
+        iknet = ros_graph.add(IKNetNode(context=ros_graph.context, namespace=name,
+                                        parameter_overrides=[Parameter('device', value='cpu'),
+                                                             *params]))
+        got[name] = {'pub': node.create_publisher(PointCloud2, f'/{name}/hand/keypoints', 10),
+                     'tf': [], 'joints': [], 'iknet': iknet}
+        node.create_subscription(MultiDOFJointState, f'/{name}/hand/joint_rotations',
+                                 got[name]['joints'].append, 10)
+    node.create_subscription(TFMessage, '/tf', lambda msg: got['cam1']['tf'].append(msg), 100)
+    assert wait_for(lambda: all(g['pub'].get_subscription_count() and
+                                g['iknet'].joints_pub.get_subscription_count()
+                                for g in got.values()), 10)
+    for name in got:
+        got[name]['pub'].publish(keypoints_to_cloud(header(800.0), [hand('right',
+                                                                         hands['right'][0])]))
+    assert wait_for(lambda: all(g['joints'] for g in got.values()), 10)
+    assert wait_for(lambda: len(got['cam1']['tf']) >= 2, 10)
+    children = {t.child_frame_id for msg in got['cam1']['tf'] for t in msg.transforms}
+    assert {'cam1/right_wrist', 'cam1/right_index_tip', 'left_camera/right_wrist'} <= children
+    parents = {t.header.frame_id for msg in got['cam1']['tf'] for t in msg.transforms
+               if t.child_frame_id.endswith('right_wrist')}
+    assert parents == {FRAME}  # the camera's own frame, as the image names it
+    assert got['cam1']['joints'][0].joint_names == sk.side_joint_names('right')  # URDF names
 
 
 def test_bad_parameters_are_refused(ros_graph):

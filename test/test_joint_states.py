@@ -91,7 +91,6 @@ def start(ros_graph, **params):
     iknet = ros_graph.add(IKNetNode(context=ros_graph.context, parameter_overrides=[
         Parameter('device', value='cpu')]
         + [Parameter(k, value=v) for k, v in params.items()]))
-    assert iknet.tracker is not None, iknet.load_error
     return iknet, Listener(ros_graph, iknet)
 
 

@@ -126,6 +126,74 @@ def test_camera_info_places_the_hand_in_the_camera_frame(ros_graph, frames):
     assert node.debug_pub is None and not camera.debug
 
 
+def camera_info(width=1280, height=720, fx=1000.0, fy=1000.0, cx=640.0, cy=360.0, k=None):
+    return CameraInfo(width=width, height=height,
+                      k=k if k is not None else [fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
+
+
+INF, NAN = float('inf'), float('nan')
+# each bad camera_info with the line that says why (one kind of problem each)
+BAD_CAMERA_INFOS = [
+    ('fx (K[0]) is inf', camera_info(fx=INF, fy=INF)),
+    ('cx (K[2]) is nan', camera_info(cx=NAN)),
+    ('fy (K[4]) = -1000 is not positive', camera_info(fy=-1000.0)),
+    ('cy (K[5]) = 5000 px is outside the 1280x720 image', camera_info(cy=5000.0)),
+    ('camera_info is for 640x480 images, the images are 1280x720', camera_info(640, 480)),
+]
+
+
+@pytest.mark.timeout(180)  # an inf focal length used to stall the node for good
+def test_bad_camera_info_is_rejected_and_the_next_image_answered(ros_graph, frames, capfd):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('publish_debug_image', value=False)]))
+    camera = Camera(ros_graph, node)
+    sent = iter(range(100))
+
+    def image_after(info):
+        """Publish `info` until the node has it, then an image; the cloud answering it."""
+        received = node.camera_infos
+        assert wait_for(lambda: (camera.info_pub.publish(info), node.camera_infos > received)[1],
+                        5), 'camera_info did not arrive'
+        i = next(sent)
+        return camera.send(rgb_to_image(frames[i % len(frames)], header(20 + i)))
+
+    def wrist_depth(cloud):
+        (hand,) = cloud_to_keypoints(cloud)
+        assert np.all(np.isfinite(hand.xyz))
+        return hand.xyz[WRIST, 2]
+
+    # K all zero (an uncalibrated camera) before any good one: the guess is used
+    cloud = image_after(camera_info(k=[0.0] * 9))
+    assert cloud is not None and node.intrinsics_source.startswith('guess')
+    assert 'fx (K[0]) = 0 is not positive' in node.camera_info_problem
+    assert image_after(camera_info()) is not None and node.intrinsics_source == 'camera_info'
+    for text, info in BAD_CAMERA_INFOS:
+        rejected = node.camera_info_rejected
+        cloud = image_after(info)
+        assert cloud is not None, f'no answer after a camera_info with {text}'
+        assert node.camera_info_rejected == rejected + 1 and text in node.camera_info_problem
+        assert node.intrinsics_source == 'the last good camera_info'
+        assert 0.3 < wrist_depth(cloud) < 1.0  # placed with the good intrinsics (fx 1000)
+    assert image_after(BAD_CAMERA_INFOS[0][1]) is not None  # the same problem again
+    assert image_after(camera_info()) is not None
+    assert node.intrinsics_source == 'camera_info' and node.camera_info_problem == ''
+    log = capfd.readouterr().err
+    for text in ['fx (K[0]) = 0 is not positive'] + [text for text, _ in BAD_CAMERA_INFOS]:
+        assert log.count(f'camera_info rejected: {text}') == 1, f'one line for {text}:\n{log}'
+    assert node.camera_info_rejected == len(BAD_CAMERA_INFOS) + 2
+
+
+def test_a_black_first_image_is_answered_and_so_are_the_next(ros_graph, frames):
+    node = ros_graph.add(KeypointNode(context=ros_graph.context, parameter_overrides=[
+        Parameter('publish_debug_image', value=False)]))
+    camera = Camera(ros_graph, node)
+    black = camera.send(rgb_to_image(np.zeros_like(frames[0]), header(30)))
+    assert black is not None and black.width == 0  # an empty cloud: no hand
+    for i in range(3):
+        cloud = camera.send(rgb_to_image(frames[i], header(31 + i)))
+        assert cloud is not None and cloud.width == 21
+
+
 def test_every_encoding_gives_the_same_keypoints(ros_graph, frames):
     node = ros_graph.add(KeypointNode(context=ros_graph.context))
     camera = Camera(ros_graph, node)
@@ -191,7 +259,7 @@ def test_parameters_are_declared_described_and_validated(ros_graph):
                                       cli_args=['--ros-args', '--params-file', str(CONFIG)]))
     import yaml
 
-    config = yaml.safe_load(CONFIG.read_text())['keypoint_node']['ros__parameters']
+    config = yaml.safe_load(CONFIG.read_text())['/**/keypoint_node']['ros__parameters']
     assert set(config) == set(PARAMETERS), 'config/hand.yaml must hold every parameter'
     for name, value in config.items():
         assert node.get_parameter(name).value == value == PARAMETERS[name].default

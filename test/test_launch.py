@@ -120,9 +120,13 @@ def tiny_video(tmp_path):
 
 def test_every_yaml_parameter_is_declared_by_its_node_with_that_default(
         ros_graph, tiny_video):
-    sections = yaml.safe_load(PARAMS.read_text())
+    # keyed /**/<node>: the node of that name in any namespace (namespace:=cam1)
+    sections = {key.removeprefix('/**/'): section
+                for key, section in yaml.safe_load(PARAMS.read_text()).items()}
     by_name = {n['name']: n for n in launch_nodes() if n.get('package') == 'iknet_ros'}
     assert set(sections) <= set(by_name), 'hand.yaml keys must be the launch file node names'
+    assert all(key.startswith('/**/') for key in yaml.safe_load(PARAMS.read_text())), \
+        'a plain node name does not reach a node in a namespace'
     for name, node in by_name.items():
         params = (sections.get(name) or {}).get('ros__parameters', {})
         # video_source cannot start without a source; every other node starts on its defaults
@@ -156,10 +160,14 @@ def test_hand_model_urdf_runs_robot_state_publisher_on_the_joint_states():
     keywords = {kw.arg: kw.value for kw in node.keywords}
     assert _constant(keywords['package']) == 'robot_state_publisher'
     assert _constant(keywords['executable']) == 'robot_state_publisher'
-    assert ast.literal_eval(keywords['remappings']) == [('joint_states', '/hand/joint_states')]
-    [robot_description] = [k for d in ast.walk(keywords['parameters']) if isinstance(d, ast.Dict)
-                           for k in d.keys]
-    assert _constant(robot_description) == 'robot_description'
+    # ('joint_states', the graph's hand/joint_states: /hand/... or /<namespace>/hand/...)
+    [remapping] = keywords['remappings'].elts
+    assert _constant(remapping.elts[0]) == 'joint_states'
+    assert getattr(remapping.elts[1], 'id', None) == 'joint_states'
+    [names] = [[_constant(k) for k in d.keys] for d in ast.walk(keywords['parameters'])
+               if isinstance(d, ast.Dict)]
+    # its frames get iknet_node's TF prefix: the URDF's and iknet_node's frames stay one tree
+    assert names == ['robot_description', 'frame_prefix']
     [loop] = [f for f in ast.walk(function) if isinstance(f, ast.For)]
     assert ast.literal_eval(loop.iter) == ('right', 'left')
     for side in ('right', 'left'):

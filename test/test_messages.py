@@ -8,7 +8,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from iknet_ros.hand import skeleton as sk
-from iknet_ros.ros import messages
+from iknet_ros.ros import messages, names
 from iknet_ros.synth.motion import generate_motion
 
 
@@ -98,6 +98,16 @@ def test_tf_parent_of_each_side_is_its_own_chain():
         side = tf.child_frame_id.split('_')[0]
         parent = tf.header.frame_id
         assert parent == 'camera_optical_frame' or parent.startswith(side + '_')
+
+
+def test_a_tf_prefix_names_every_joint_frame_but_not_the_camera():
+    msg = messages.tf_message(HEADER, [synthetic_estimate('right', 5)], prefix='cam1/')
+    parents = {tf.child_frame_id: tf.header.frame_id for tf in msg.transforms}
+    assert set(parents) == {f'cam1/{name}' for name in sk.side_joint_names('right')}
+    assert parents['cam1/right_wrist'] == 'camera_optical_frame'
+    assert parents['cam1/right_index_pip'] == 'cam1/right_index_mcp'
+    assert names.namespace_prefix('/cam1') == 'cam1/' and names.namespace_prefix('/') == ''
+    assert names.camera_frame('/a/b') == 'a/b/camera_optical_frame'
 
 
 def test_skeleton_markers_deleteall_then_bones_and_joints_per_hand():

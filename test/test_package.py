@@ -20,6 +20,7 @@ MODULE_TO_DEPENDENCY = {
     'geometry_msgs': 'geometry_msgs',
     'visualization_msgs': 'visualization_msgs',
     'tf2_msgs': 'tf2_msgs',
+    'diagnostic_msgs': 'diagnostic_msgs',
     'launch': 'launch',
     'launch_ros': 'launch_ros',
     'ament_index_python': 'ament_index_python',

@@ -11,8 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
+import cv2
 import pytest
 from conftest import REAL_VIDEO, require_real
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import MultiDOFJointState, PointCloud2
@@ -27,8 +29,8 @@ NODES = ('video_source', 'keypoint_node', 'iknet_node')
 class Ros2Launch:
     """`ros2 launch iknet_ros hand.launch.py ARGS` in a new process group, output to a file."""
 
-    def __init__(self, env: dict, folder: Path, *arguments: str):
-        self.log = folder / 'launch.log'
+    def __init__(self, env: dict, log: Path, *arguments: str):
+        self.log = log
         self._out = self.log.open('w')
         self.process = subprocess.Popen(
             ['ros2', 'launch', 'iknet_ros', 'hand.launch.py', *arguments], env=env,
@@ -63,7 +65,7 @@ def launch(ros2_env, tmp_path):
     started = []
 
     def start(*arguments):
-        started.append(Ros2Launch(ros2_env, tmp_path, *arguments))
+        started.append(Ros2Launch(ros2_env, tmp_path / f'launch{len(started)}.log', *arguments))
         return started[-1]
 
     yield start
@@ -146,6 +148,72 @@ def test_ctrl_c_while_the_video_plays_stops_every_node_cleanly(ros_graph, launch
     status = run.interrupt()
     assert 'end of' not in run.output(), 'the video ended before the interrupt'
     assert_clean_exit(run, status)
+
+
+def clip(source: Path, out: Path, start: int, count: int) -> Path:
+    """`count` frames of `source` from `start` on, at 640x360, as an MJPG file."""
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (640, 360))
+    with VideoFrames(source) as frames:
+        for i, frame in enumerate(frames):
+            if start <= i < start + count:
+                writer.write(cv2.resize(frame, (640, 360)))
+    writer.release()
+    return out
+
+
+def test_two_cameras_in_two_namespaces_run_side_by_side(ros_graph, launch, tmp_path):
+    """namespace:=cam1 and namespace:=cam2, each on its own looping clip, side by side.
+
+    The params file sets max_hands 1, keyed /**/keypoint_node: it must reach /cam1/keypoint_node.
+    The clips loop until each graph has answered enough frames: two graphs starting at once on
+    two shared cores may take seconds to connect their nodes.
+    """
+    video = require_real(REAL_VIDEO)
+    enough = 40
+    clips = {'cam1': clip(video, tmp_path / 'cam1.avi', 0, 30),
+             'cam2': clip(video, tmp_path / 'cam2.avi', 300, 30)}
+    params = tmp_path / 'params.yaml'
+    params.write_text((Path(__file__).parents[1] / 'config' / 'hand.yaml').read_text()
+                      .replace('max_hands: 2', 'max_hands: 1').replace('loop: false', 'loop: true'))
+    listener = ros_graph.add(Node('test_two_cameras', context=ros_graph.context))
+    rotations = {name: Arrivals(listener, MultiDOFJointState, f'/{name}/hand/joint_rotations')
+                 for name in clips}
+    keypoints = {name: Arrivals(listener, PointCloud2, f'/{name}/hand/keypoints')
+                 for name in clips}
+    tf, statuses = [], set()
+    listener.create_subscription(TFMessage, '/tf', tf.append, QoSProfile(depth=1000))
+    listener.create_subscription(DiagnosticArray, '/diagnostics',
+                                 lambda msg: statuses.update(s.name for s in msg.status), 100)
+    runs = {name: launch('use_rviz:=false', f'namespace:={name}', f'video:={path}',
+                         f'params_file:={params}') for name, path in clips.items()}
+    assert wait_for(lambda: all(len(r.stamps) >= enough for r in rotations.values())
+                    and len(statuses) >= 8, 180), \
+        ({name: len(r.stamps) for name, r in rotations.items()}, sorted(statuses))
+    outputs = {}
+    for name, run in runs.items():
+        status = run.interrupt()
+        outputs[name] = run.output()
+        assert_clean_exit(run, status)
+    answered = {name: set(r.stamps) for name, r in rotations.items()}
+    clouds = {name: set(r.stamps) for name, r in keypoints.items()}
+    children = {}
+    for msg in tf:
+        for t in msg.transforms:
+            children.setdefault(t.child_frame_id, set()).add(t.header.frame_id)
+    print(f'\nrotations per namespace { {n: len(a) for n, a in answered.items()} }, keypoint '
+          f'clouds { {n: len(c) for n, c in clouds.items()} }; /tf frames '
+          f'{sorted(c for c in children if c.endswith("right_wrist"))} with parents '
+          f'{sorted(children["cam1/right_wrist"])} / {sorted(children["cam2/right_wrist"])}')
+
+    for name, other in (('cam1', 'cam2'), ('cam2', 'cam1')):
+        assert answered[name] & clouds[name], f'{name} answered none of its own frames'
+        assert not answered[name] & clouds[other], f'{name} answered frames of {other}'
+        assert children[f'{name}/right_wrist'] == {f'{name}/camera_optical_frame'}
+        assert children[f'{name}/right_index_tip'] == {f'{name}/right_index_dip'}
+        assert re.search(rf'\[{name}\.keypoint_node\]: detecting up to 1 hands', outputs[name])
+        assert {f'{name}/keypoint_node: camera input', f'{name}/iknet_node: tracking'} <= statuses
+    assert all(len(parents) == 1 for parents in children.values()), 'a TF frame with two parents'
+    assert 'right_wrist' not in children  # nothing outside the namespaces
 
 
 def rviz2_installed(env) -> bool:

@@ -102,8 +102,14 @@ def place_in_camera(world: np.ndarray, uv: np.ndarray, camera: Intrinsics):
 
     Solves the translation t of ``world + t`` in linear least squares from
     (u - cx)(Z + tz) = fx (X + tx), and the same in v; None when the solution is degenerate
-    (not finite, or behind the camera).
+    (not finite, or behind the camera). Non-finite or non-positive intrinsics and non-finite
+    points raise ValueError first: LAPACK's least squares never returns on an infinity.
     """
+    focal, centre = (camera.fx, camera.fy), (camera.cx, camera.cy)
+    if not (np.all(np.isfinite(focal + centre)) and min(focal) > 0.0):
+        raise ValueError(f'intrinsics must be finite with positive focal lengths, got {camera}')
+    if not (np.all(np.isfinite(world)) and np.all(np.isfinite(uv))):
+        raise ValueError('landmarks to place in the camera must be finite')
     du, dv = uv[:, 0] - camera.cx, uv[:, 1] - camera.cy
     n = len(world)
     a = np.zeros((2 * n, 3))

@@ -2,13 +2,17 @@
 
 The one place where images and keypoint clouds are packed and unpacked; every node uses these.
 Bad input raises a ``ValueError`` subclass whose message says what is wrong, so a node can log
-it in one line and go on with the next message.
+it in one line and go on with the next message; the subclass names the kind of problem, which
+the nodes' logs are throttled by. Camera intrinsics are checked here too: only finite, positive
+focal lengths and a principal point inside the image reach the numerical solvers.
 """
+import math
+
 import cv2
 import numpy as np
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
-from iknet_ros.hand.keypoints import SIDES, HandKeypoints
+from iknet_ros.hand.keypoints import SIDES, HandKeypoints, Intrinsics
 from iknet_ros.hand.skeleton import NUM_JOINTS
 
 # encoding -> channels; all 8 bit, so byte order (is_bigendian) does not matter
@@ -35,6 +39,26 @@ class TruncatedImageError(ImageConversionError):
 
 class CloudConversionError(ValueError):
     """A PointCloud2 that does not follow the keypoint contract."""
+
+
+class CloudFieldError(CloudConversionError):
+    """A keypoint field is missing, of another type or outside the point."""
+
+
+class CloudSizeError(CloudConversionError):
+    """The cloud's point count, rows or data length do not fit the contract."""
+
+
+class CloudValueError(CloudConversionError):
+    """The cloud holds values no keypoint has (non-finite, an unknown hand side)."""
+
+
+class CameraInfoError(ValueError):
+    """Intrinsics that cannot be used for the images; `kind` names the field and the problem."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
@@ -163,7 +187,7 @@ def _message_dtype(msg: PointCloud2) -> np.dtype:
     fields = {f.name: f for f in msg.fields}
     missing = [name for name in _KNOWN if name not in fields and name not in _OPTIONAL]
     if missing:
-        raise CloudConversionError(
+        raise CloudFieldError(
             f'keypoint cloud lacks field(s) {", ".join(missing)} '
             f'(has: {", ".join(fields) or "none"})')
     order = '>' if msg.is_bigendian else '<'
@@ -173,12 +197,12 @@ def _message_dtype(msg: PointCloud2) -> np.dtype:
             continue
         field = fields[name]
         if field.datatype != datatype or field.count != 1:
-            raise CloudConversionError(
+            raise CloudFieldError(
                 f'keypoint cloud field {name!r} has datatype {field.datatype} count '
                 f'{field.count}; expected datatype {datatype} count 1')
         size = np.dtype(_DATATYPE_DTYPES[datatype]).itemsize
         if field.offset + size > msg.point_step:
-            raise CloudConversionError(
+            raise CloudFieldError(
                 f'keypoint cloud field {name!r} at offset {field.offset} does not fit in '
                 f'point_step {msg.point_step}')
         names.append(name)
@@ -194,33 +218,70 @@ def cloud_to_keypoints(msg: PointCloud2) -> list:
     if count == 0:
         return []
     if count % NUM_JOINTS:
-        raise CloudConversionError(
+        raise CloudSizeError(
             f'keypoint cloud has {count} points, not a multiple of {NUM_JOINTS}')
-    dtype = _message_dtype(msg)
     if msg.row_step and msg.height > 1 and msg.row_step != msg.point_step * msg.width:
-        raise CloudConversionError('keypoint clouds with padded rows are not supported')
-    if len(msg.data) < count * msg.point_step:
-        raise CloudConversionError(
+        raise CloudSizeError('keypoint clouds with padded rows are not supported')
+    if len(msg.data) < count * msg.point_step:  # before the layout: no dtype of absurd size
+        raise CloudSizeError(
             f'truncated keypoint cloud: {len(msg.data)} bytes for {count} points of '
             f'{msg.point_step} bytes')
+    dtype = _message_dtype(msg)
     points = np.frombuffer(msg.data, dtype=dtype, count=count).reshape(-1, NUM_JOINTS)
     xyz = np.stack([points['x'], points['y'], points['z']], axis=-1).astype(np.float32)
     uv = np.stack([points['u'], points['v']], axis=-1).astype(np.float32)
     score = points['score'].astype(np.float32)
     for name, values in (('x y z', xyz), ('u v', uv), ('score', score)):
         if not np.all(np.isfinite(values)):
-            raise CloudConversionError(f'keypoint cloud has non-finite {name} values')
+            raise CloudValueError(f'keypoint cloud has non-finite {name} values')
     side = points['hand']
     if np.any(side > 1) or np.any(side != side[:, :1]):
-        raise CloudConversionError(
+        raise CloudValueError(
             'keypoint cloud field hand must be 0 (left) or 1 (right), the same for each '
             f'block of {NUM_JOINTS} points')
     names = points.dtype.names
     rays = np.stack([points['ray_x'], points['ray_y']], axis=-1).astype(np.float32) \
         if {'ray_x', 'ray_y'} <= set(names) else [None] * len(points)
     if rays[0] is not None and not np.all(np.isfinite(rays)):
-        raise CloudConversionError('keypoint cloud has non-finite ray_x ray_y values')
+        raise CloudValueError('keypoint cloud has non-finite ray_x ray_y values')
     guessed = points['guessed'][:, 0] != 0 if 'guessed' in names else np.ones(len(points), bool)
     return [HandKeypoints(side=SIDES[int(side[i, 0])], xyz=xyz[i], uv=uv[i],
                           score=float(score[i, 0]), rays=rays[i], guessed=bool(guessed[i]))
             for i in range(len(points))]
+
+
+def check_intrinsics(fx: float, fy: float, cx: float, cy: float, width: int, height: int,
+                     names=('fx', 'fy', 'cx', 'cy')) -> Intrinsics:
+    """The intrinsics for a `width` x `height` image, or CameraInfoError naming the bad value.
+
+    An infinite focal length stalls numpy's least squares for good and a NaN fails every frame,
+    so only finite, positive focal lengths and a principal point inside the image pass.
+    """
+    values = (fx, fy, cx, cy)
+    for name, value in zip(names, values, strict=True):
+        if not math.isfinite(value):
+            raise CameraInfoError(f'{name} is {value}', f'{name}: not finite')
+    for name, value in zip(names[:2], values[:2], strict=True):
+        if value <= 0.0:
+            raise CameraInfoError(
+                f'{name} = {value:g} is not positive (an uncalibrated camera?)',
+                f'{name}: not positive')
+    for name, value, size in ((names[2], cx, width), (names[3], cy, height)):
+        if not 0.0 <= value <= size:
+            raise CameraInfoError(f'{name} = {value:g} px is outside the {width}x{height} image',
+                                  f'{name}: outside the image')
+    return Intrinsics(float(fx), float(fy), float(cx), float(cy))
+
+
+def camera_info_intrinsics(msg: CameraInfo, width: int, height: int) -> Intrinsics:
+    """The pinhole intrinsics (K) of a CameraInfo for images of `width` x `height`.
+
+    Raises CameraInfoError naming the field when they cannot be used: a size other than the
+    images' (0 x 0 = not given), or a K that `check_intrinsics` refuses.
+    """
+    if (msg.width or msg.height) and (msg.width, msg.height) != (width, height):
+        raise CameraInfoError(f'camera_info is for {msg.width}x{msg.height} images, the images '
+                              f'are {width}x{height}', 'size')
+    k = msg.k
+    return check_intrinsics(k[0], k[4], k[2], k[5], width, height,
+                            names=('fx (K[0])', 'fy (K[4])', 'cx (K[2])', 'cy (K[5])'))

@@ -8,8 +8,10 @@ drawn and sent by a second such thread, so it never delays the next detection.
 """
 import sys
 import threading
+import time
+from collections import Counter
 
-import rclpy.logging
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -17,18 +19,31 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from iknet_ros.detect.detector import HandDetector
 from iknet_ros.detect.drawing import draw_landmarks
 from iknet_ros.detect.video import DEFAULT_FOV_DEG, guess_intrinsics
-from iknet_ros.hand.keypoints import Intrinsics
 from iknet_ros.ros.conversions import (
+    CameraInfoError,
     ImageConversionError,
+    camera_info_intrinsics,
+    check_intrinsics,
     image_to_rgb,
     keypoints_to_cloud,
     rgb_to_image,
 )
+from iknet_ros.ros.diagnostics import (
+    DIAGNOSTICS_TOPIC,
+    PERIOD_SEC,
+    STALE_INPUT_SEC,
+    EventWindow,
+    Health,
+    diagnostic_array,
+    number,
+    status,
+    status_name,
+)
 from iknet_ros.ros.messages import stamp_ns
 from iknet_ros.ros.node_main import publish, run_node
 from iknet_ros.ros.parameters import Param, declare
+from iknet_ros.ros.throttled_log import ThrottledLog
 
-LOG_THROTTLE_SEC = 5.0
 KEYPOINTS_TOPIC, DEBUG_IMAGE_TOPIC = 'hand/keypoints', 'hand/debug_image'
 
 PARAMETERS = {
@@ -104,45 +119,72 @@ class KeypointNode(Node):
     """Hand keypoints (x y z u v hand score) of the newest camera image.
 
     `observer` (optional) is handed what the node publishes (see `node_main.publish`); one that
-    watches the debug image has it drawn whether or not anyone subscribes.
+    watches the debug image has it drawn whether or not anyone subscribes. Every camera_info is
+    checked against the images before its intrinsics are used; a bad one is refused with one
+    line naming the field, and the last good intrinsics (or the guess) stay in use.
     """
 
+    NODE_NAME = 'keypoint_node'
+
     def __init__(self, observer=None, **kwargs):
-        super().__init__('keypoint_node', **kwargs)
+        super().__init__(self.NODE_NAME, **kwargs)
         p = declare(self, PARAMETERS)
         self._observer = observer
+        self.log = ThrottledLog(self.get_logger())
         self.detector = HandDetector(
             max_hands=p['max_hands'], min_detection_confidence=p['min_detection_confidence'],
             min_presence_confidence=p['min_presence_confidence'],
             min_tracking_confidence=p['min_tracking_confidence'], mirrored=p['mirrored'],
             model_path=p['model_path'])
+        self.model = p['model_path'] or 'bundled mediapipe 0.10.21 models'
+        self.max_hands = p['max_hands']
         self._fixed_camera = (p['fx'], p['fy'] or p['fx'], p['cx'], p['cy'])
         self._guessed = p['intrinsics_guessed']
-        self._camera_info = None
-        self._said_no_intrinsics = False
         self._publish_debug = p['publish_debug_image']
+
+        # camera_info: the newest message, the last one checked, the last good intrinsics
+        self._camera_info = None
+        self._checked = (None, None)  # (message, image size) of the last check
+        self._good_intrinsics = None
+        self.camera_infos = 0  # camera_info messages received
+        self.camera_info_rejected = 0  # ... refused when checked against the images
+        self.camera_info_problem = ''  # why the newest checked one was refused ('' = it is used)
+        self.intrinsics_source = 'none yet'
 
         self.received = 0  # images taken in
         self.processed = 0  # images run through the detector
         self.rejected = 0  # images that could not be decoded
+        self.rejected_by_kind = Counter()
         self.last_rejection = ''
-        self._input_loggers = {}  # one logger per kind of bad input: each kind throttled apart
+        self.failures = 0  # images on which detection failed
+        self.last_failure = ''
+        self.last_seen = {}  # side -> monotonic time the detector last found it
+        self.sides_now = ()  # sides in the newest processed image
+        self.last_frame_id = None
 
+        # the last seconds' events, counted from now on: loading MediaPipe is no idle input
+        self.images_in = EventWindow()
+        self.rejections = EventWindow()
+        self.failures_recent = EventWindow()
+        self.latency_ms = EventWindow()  # image stamp -> keypoints published
         self.keypoints_pub = self.create_publisher(PointCloud2, KEYPOINTS_TOPIC, 10)
         self.debug_pub = (self.create_publisher(Image, DEBUG_IMAGE_TOPIC, qos_profile_sensor_data)
                           if self._publish_debug else None)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._debug_observed = (self.debug_pub is not None and observer is not None
                                 and self.debug_pub.topic_name in observer.topics)
-        self.create_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
+        self.image_sub = self.create_subscription(Image, 'image', self._on_image,
+                                                  qos_profile_sensor_data)
+        self.camera_info_sub = None
         if p['fx'] <= 0.0:
-            self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
-                                     qos_profile_sensor_data)
+            self.camera_info_sub = self.create_subscription(
+                CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)
 
         self._detection = NewestOnly(self._detect, 'keypoint_detection')
         self._drawing = (NewestOnly(self._publish_debug_image, 'keypoint_debug_image')
                          if self.debug_pub is not None else None)
-        model = p['model_path'] or 'bundled mediapipe 0.10.21 models'
-        self.get_logger().info(f'detecting up to {p["max_hands"]} hands with {model} '
+        self.create_timer(PERIOD_SEC, self._publish_diagnostics)
+        self.get_logger().info(f'detecting up to {p["max_hands"]} hands with {self.model} '
                                f'(mirrored={p["mirrored"]})')
 
     @property
@@ -162,24 +204,60 @@ class KeypointNode(Node):
 
     def _on_image(self, msg: Image):
         self.received += 1
+        self.images_in.add()
         self._detection.put(msg)
 
     def _on_camera_info(self, msg: CameraInfo):
-        self._camera_info = msg
+        self._camera_info = msg  # checked against the next image's size
+        self.camera_infos += 1
 
     def _intrinsics(self, width: int, height: int):
-        """(Intrinsics, whether they are a guess) for an image of this size."""
+        """(Intrinsics, whether they are a guess) for an image of this size.
+
+        The fixed parameters, else the newest camera_info if it passes its checks, else the
+        last one that did, else a guess from the image size.
+        """
         fx, fy, cx, cy = self._fixed_camera
         if fx > 0.0:
-            return Intrinsics(fx, fy, cx or width / 2.0, cy or height / 2.0), self._guessed
+            try:
+                camera = check_intrinsics(fx, fy, cx or width / 2.0, cy or height / 2.0,
+                                          width, height)
+                self.intrinsics_source = 'parameters fx fy cx cy'
+                return camera, self._guessed
+            except CameraInfoError as error:
+                self.log(f'parameters: {error.kind}', 'warning',
+                         f'intrinsics parameters refused: {error}; guessing instead')
+                return self._guess(width, height, f'parameters refused ({error})')
         info = self._camera_info
-        if info is not None and info.k[0] > 0.0 and info.k[4] > 0.0:
-            return Intrinsics(info.k[0], info.k[4], info.k[2], info.k[5]), self._guessed
-        if not self._said_no_intrinsics:
-            self._said_no_intrinsics = True
-            self.get_logger().info(
-                f'no intrinsics (no camera_info yet, fx = 0): guessing a {DEFAULT_FOV_DEG:.0f} '
-                'deg field of view until camera_info arrives')
+        checked_info, checked_size = self._checked
+        if info is not None and (info is not checked_info or checked_size != (width, height)):
+            self._checked = (info, (width, height))  # each message checked once per size
+            try:
+                self._good_intrinsics = (camera_info_intrinsics(info, width, height),
+                                         (width, height))
+                self.camera_info_problem = ''
+            except CameraInfoError as error:
+                self.camera_info_rejected += 1
+                self.camera_info_problem = str(error)
+                keeping = ('the last good one' if self._good_intrinsics is not None
+                           else 'a guess')
+                self.log(f'camera_info: {error.kind}', 'warning',
+                         f'camera_info rejected: {error}; using {keeping}')
+        good, size = self._good_intrinsics or (None, None)
+        if size == (width, height):  # checked for images of this size
+            self.intrinsics_source = (('camera_info' if not self.camera_info_problem
+                                       else 'the last good camera_info')
+                                      + (' (a guess: intrinsics_guessed)' if self._guessed
+                                         else ''))
+            return good, self._guessed
+        return self._guess(width, height, 'no camera_info yet' if info is None
+                           else 'no usable camera_info')
+
+    def _guess(self, width: int, height: int, why: str):
+        if not self.intrinsics_source.startswith('guess'):
+            self.get_logger().info(f'{why}: guessing a {DEFAULT_FOV_DEG:.0f} deg field of view '
+                                   'until usable intrinsics arrive')
+        self.intrinsics_source = f'guess ({DEFAULT_FOV_DEG:.0f} deg field of view): {why}'
         return guess_intrinsics(width, height), True
 
     def _detect(self, msg: Image):
@@ -188,17 +266,19 @@ class KeypointNode(Node):
         except ImageConversionError as error:
             self._reject(error)
         except Exception as error:  # keep serving: one bad frame must not stop the node
-            self.get_logger().error(f'hand detection failed: {error!r}',
-                                    throttle_duration_sec=LOG_THROTTLE_SEC)
+            self.failures += 1
+            self.failures_recent.add()
+            self.last_failure = f'{error!r}'
+            self.log(f'detection: {type(error).__name__}', 'error',
+                     f'hand detection failed: {error!r}')
 
     def _reject(self, error: ImageConversionError):
-        self.rejected += 1
-        self.last_rejection = str(error)
         kind = type(error).__name__
-        if kind not in self._input_loggers:
-            self._input_loggers[kind] = rclpy.logging.get_logger(self.get_logger().name)
-        self._input_loggers[kind].warning(f'skipping image: {error}',
-                                          throttle_duration_sec=LOG_THROTTLE_SEC)
+        self.rejected += 1
+        self.rejected_by_kind[kind] += 1
+        self.rejections.add()
+        self.last_rejection = str(error)
+        self.log(f'image: {kind}', 'warning', f'skipping image: {error}')
 
     def _process(self, msg: Image):
         rgb = image_to_rgb(msg)
@@ -206,10 +286,16 @@ class KeypointNode(Node):
         camera, guessed = self._intrinsics(msg.width, msg.height)
         hands = self.detector.detect(rgb, stamp_ns(msg.header), camera, guessed)
         if self.detector.restarts != restarts:
-            self.get_logger().info('image stamp did not increase (bag loop?): tracking restarted',
-                                   throttle_duration_sec=LOG_THROTTLE_SEC)
+            self.log('stamp', 'info', 'image stamp did not increase (bag loop?): tracking '
+                                      'restarted')
         self.processed += 1
         publish(self.keypoints_pub, keypoints_to_cloud(msg.header, hands), self._observer)
+        self.latency_ms.add((self.get_clock().now().nanoseconds - stamp_ns(msg.header)) * 1e-6)
+        now = time.monotonic()
+        self.sides_now = tuple(sorted({hand.side for hand in hands}))
+        for side in self.sides_now:
+            self.last_seen[side] = now
+        self.last_frame_id = msg.header.frame_id
         # drawing and sending a full image is a large part of the node's work: only while
         # someone looks
         if self._drawing is not None and (self._debug_observed
@@ -222,8 +308,73 @@ class KeypointNode(Node):
             publish(self.debug_pub, rgb_to_image(draw_landmarks(rgb, hands), header),
                     self._observer)
         except Exception as error:  # a lost debug image must not stop the node
-            self.get_logger().error(f'debug image failed: {error!r}',
-                                    throttle_duration_sec=LOG_THROTTLE_SEC)
+            self.log('debug_image', 'error', f'debug image failed: {error!r}')
+
+    def diagnostics(self) -> list:
+        """This node's DiagnosticStatus messages: its camera input and its hand detection."""
+        camera = Health()
+        image_topic = self.image_sub.topic_name
+        idle = self.images_in.idle()
+        if idle > STALE_INPUT_SEC:
+            camera.warn(f'no images for {idle:.0f} s: is the camera publishing on '
+                        f'{image_topic}?')
+        if self.camera_info_problem:
+            camera.warn(f'camera_info rejected: {self.camera_info_problem}')
+        if self.rejections.count():
+            if self.rejections.count() >= self.images_in.count():
+                camera.error(f'every image rejected: {self.last_rejection}')
+            else:
+                camera.warn(f'images rejected: {self.last_rejection}')
+        camera_values = {
+            'image topic': image_topic,
+            'camera_info topic': (self.camera_info_sub.topic_name if self.camera_info_sub
+                                  else 'not used (fx set)'),
+            'images in (Hz)': number(self.images_in.rate()),
+            'images received': self.received,
+            'images dropped (detector busy: newest only)': self.dropped,
+            'images rejected': self.rejected,
+            **{f'images rejected: {kind}': n for kind, n in sorted(self.rejected_by_kind.items())},
+            'last image rejection': self.last_rejection or '-',
+            'frame_id': self.last_frame_id if self.last_frame_id is not None else '-',
+            'intrinsics': self.intrinsics_source,
+            'camera_info received': self.camera_infos,
+            'camera_info rejected': self.camera_info_rejected,
+            'camera_info problem': self.camera_info_problem or '-',
+        }
+        detection = Health()
+        if self.failures_recent.count():
+            if self.latency_ms.count() == 0:
+                detection.error(f'hand detection fails on every image: {self.last_failure}')
+            else:
+                detection.warn(f'hand detection failed: {self.last_failure}')
+        now = time.monotonic()
+        hands = {f'{side} hand': ('detected' if side in self.sides_now else
+                                  f'not seen for {now - self.last_seen[side]:.1f} s'
+                                  if side in self.last_seen else 'not seen')
+                 for side in ('left', 'right')}
+        detection_values = {
+            'model': f'MediaPipe HandLandmarker, {self.model}',
+            'device': 'cpu',
+            'max hands': self.max_hands,
+            'images processed': self.processed,
+            'keypoint clouds out (Hz)': number(self.latency_ms.rate()),
+            'latency p50 (ms, image stamp -> keypoints)': number(self.latency_ms.percentile(50)),
+            'latency p95 (ms, image stamp -> keypoints)': number(self.latency_ms.percentile(95)),
+            **hands,
+            'detection failures': self.failures,
+            'last detection failure': self.last_failure or '-',
+        }
+        return [
+            status(status_name(self, 'camera input'), image_topic, camera,
+                   f'{number(self.images_in.rate())} images/s', camera_values),
+            status(status_name(self, 'hand detection'), image_topic, detection,
+                   f'{number(self.latency_ms.rate())} keypoint clouds/s; hands: '
+                   f'{", ".join(self.sides_now) or "none"}', detection_values),
+        ]
+
+    def _publish_diagnostics(self):
+        self.diagnostics_pub.publish(diagnostic_array(self.get_clock().now().to_msg(),
+                                                      self.diagnostics()))
 
     def destroy_node(self):
         """Stop the worker threads and release MediaPipe before the node goes."""

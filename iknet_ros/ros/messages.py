@@ -75,16 +75,18 @@ def joint_angles(header: Header, estimates: list) -> JointState:
     return msg
 
 
-def tf_message(header: Header, estimates: list, wrist_only: bool = False) -> TFMessage:
+def tf_message(header: Header, estimates: list, wrist_only: bool = False,
+               prefix: str = '') -> TFMessage:
     """Return the kinematic tree as TF frames, rooted at the header frame.
 
     Each joint's parent frame is its parent joint's, the wrist's is the header frame (the camera),
     so TF composes the same forward kinematics as the skeleton shows. `wrist_only`: just the
-    camera -> wrist transforms (robot_state_publisher adds the rest from the URDF).
+    camera -> wrist transforms (robot_state_publisher adds the rest from the URDF). `prefix`
+    goes before every joint frame (``cam1/right_wrist``), not before the camera's.
     """
     msg = TFMessage()
     for est in estimates:
-        names = sk.side_joint_names(est.side)
+        names = [prefix + name for name in sk.side_joint_names(est.side)]
         stamped = [TransformStamped(child_frame_id=name) for name in names]
         for j, ts in enumerate(stamped):
             ts.header.stamp = header.stamp

@@ -69,9 +69,10 @@ STOP_SIGNALS = _StopSignals()
 def run_node(node_class, args=None, done=None, setup_errors=()) -> int:
     """Spin one `node_class()` until SIGINT/SIGTERM, shutdown or `done(node)`; exit status.
 
-    A bad parameter, file or model (`ValueError`, `OSError`, `ParameterException` or one of
-    `setup_errors`) is logged as one line under the node class's name and gives status 1. A stop
-    signal at any moment gives status 0 after a complete teardown.
+    The one failure policy of every node: one that cannot do its job (a bad parameter, file,
+    model or device: `ValueError`, `OSError`, `ParameterException` or one of `setup_errors`)
+    fails at start with one line under the node's own name (namespace and remapping included)
+    and status 1. A stop signal at any moment gives status 0 after a complete teardown.
     """
     # imported here, not at the top: the console scripts take the signals before rclpy loads
     import rclpy
@@ -82,16 +83,24 @@ def run_node(node_class, args=None, done=None, setup_errors=()) -> int:
 
     STOP_SIGNALS.install()
     use_large_image_transport()
-    node = None
+    node = made = None
     try:
         STOP_SIGNALS.making_node = True  # from here a signal ends the loop below
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-        node = node_class()
+        # made before it is initialised: once rclpy's part of __init__ has run, its logger
+        # carries the node's real name even when the rest of __init__ fails
+        made = node_class.__new__(node_class)
+        made.__init__()
+        node = made
         while not STOP_SIGNALS.requested.is_set() and rclpy.ok() and \
                 not (done and done(node)):
             rclpy.spin_once(node, timeout_sec=0.1)
     except (ParameterException, ValueError, OSError, *setup_errors) as error:
-        rclpy.logging.get_logger(node_class.__name__).error(str(error))
+        try:
+            logger = made.get_logger()
+        except AttributeError:  # rclpy's Node.__init__ itself failed
+            logger = rclpy.logging.get_logger(getattr(node_class, 'NODE_NAME', 'iknet_ros'))
+        logger.error(f'cannot start: {error}')
         return 1
     except ExternalShutdownException:
         pass

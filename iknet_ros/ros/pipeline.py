@@ -86,7 +86,8 @@ def load_parameters(path) -> dict:
     """{node name: [Parameter]} of the graph's nodes from a ROS 2 parameter YAML.
 
     The file is keyed like ``ros2 launch`` parameter files: ``node_name: ros__parameters: ...``
-    (or ``/**`` for every node, applied before the node's own section).
+    or ``/**/node_name`` (that node in any namespace, as config/hand.yaml has it), and ``/**``
+    for every node, applied before the node's own section.
     """
     path = Path(path)
     if not path.is_file():
@@ -102,7 +103,10 @@ def load_parameters(path) -> dict:
         params = (section or {}).get('ros__parameters') if isinstance(section, dict) else None
         if not isinstance(params, dict):
             raise ValueError(f'{path}: {node!r} has no ros__parameters mapping')
-        out[node.strip('/')] = [Parameter(name, value=value) for name, value in params.items()]
+        name = node.strip('/')
+        name = name[3:] if name.startswith('**/') else name
+        out.setdefault(name, []).extend(Parameter(key, value=value)
+                                        for key, value in params.items())
     common = out.pop('**', [])
     return {name: common + out.get(name, []) for name in NODE_NAMES}
 
@@ -229,7 +233,7 @@ def run_pipeline(video=None, camera=None, params=None, record=None, max_frames=N
         video_frames.fps, frames_dropped=keypoint.dropped,
         frames_rejected=keypoint.rejected + iknet.rejected,
         iknet_update_ms_p50=iknet.update_ms_p50(),
-        iknet_device=iknet.tracker.device if iknet.tracker else None,
+        iknet_device=iknet.tracker.device,
         cpu_cores=cpu_used / seconds if seconds > 0 else float('nan')))
     if recorder is not None:
         summary['recorded_messages'] = dict(recorder.counts)

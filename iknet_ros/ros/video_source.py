@@ -18,6 +18,7 @@ from std_msgs.msg import Header
 
 from iknet_ros.detect.video import DEFAULT_FOV_DEG, VideoFrames, VideoSourceError, guess_intrinsics
 from iknet_ros.ros.graph import wait_for
+from iknet_ros.ros.names import camera_frame
 from iknet_ros.ros.node_main import run_node
 from iknet_ros.ros.parameters import Param, declare
 
@@ -28,7 +29,8 @@ PARAMETERS = {
     'fps': Param(0.0, 'Publishing rate for a file; 0 = its own frame rate.', low=0.0),
     'encoding': Param('rgb8', 'Image encoding to publish: rgb8 or bgr8.',
                       choices=('rgb8', 'bgr8')),
-    'frame_id': Param('camera_optical_frame', 'frame_id of the image and camera_info headers.'),
+    'frame_id': Param('', "frame_id of the image and camera_info headers; '' = "
+                          'camera_optical_frame, prefixed with the namespace (cam1/...).'),
     'fov_deg': Param(65.0, 'Horizontal field of view (deg) for the pinhole guess when fx is 0.',
                      above=0.0, high=179.0),
     'fx': Param(0.0, 'Focal length (px) to publish in camera_info; 0 = from fov_deg.', low=0.0),
@@ -71,8 +73,10 @@ class VideoSource(Node):
     `VideoFrames`' read(), close(), size, fps, is_camera and source (e.g. a paced source).
     """
 
+    NODE_NAME = 'video_source'
+
     def __init__(self, frames=None, **kwargs):
-        super().__init__('video_source', **kwargs)
+        super().__init__(self.NODE_NAME, **kwargs)
         p = declare(self, PARAMETERS)
         if frames is None and not p['video'] and p['camera'] < 0:
             raise ValueError('set the video parameter (a file) or camera (an index >= 0)')
@@ -81,7 +85,7 @@ class VideoSource(Node):
         width, height = self.frames.size
         self.camera_info = pinhole_camera_info(width, height, p['fx'], p['fov_deg'])
         self.encoding = p['encoding']
-        self.frame_id = p['frame_id']
+        self.frame_id = p['frame_id'] or camera_frame(self.get_namespace())
         self.period = 0.0 if self.frames.is_camera else 1.0 / (p['fps'] or self.frames.fps)
         self.published = 0
         self.finished = threading.Event()  # set at the end of a non-looping file
