@@ -10,8 +10,6 @@ from glob import glob
 from pathlib import Path
 from unittest import mock
 
-import cv2
-import numpy as np
 import pytest
 import yaml
 from rclpy.node import Node as RosNode
@@ -107,19 +105,8 @@ def node_class(executable):
     return cls
 
 
-@pytest.fixture
-def tiny_video(tmp_path):
-    """A 2-frame video, for nodes that need a source to start (video_source)."""
-    path = tmp_path / 'tiny.avi'
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (32, 24))
-    for _ in range(2):
-        writer.write(np.zeros((24, 32, 3), np.uint8))
-    writer.release()
-    return path
-
-
 def test_every_yaml_parameter_is_declared_by_its_node_with_that_default(
-        ros_graph, tiny_video):
+        ros_graph, small_video):
     # keyed /**/<node>: the node of that name in any namespace (namespace:=cam1)
     sections = {key.removeprefix('/**/'): section
                 for key, section in yaml.safe_load(PARAMS.read_text()).items()}
@@ -130,7 +117,7 @@ def test_every_yaml_parameter_is_declared_by_its_node_with_that_default(
     for name, node in by_name.items():
         params = (sections.get(name) or {}).get('ros__parameters', {})
         # video_source cannot start without a source; every other node starts on its defaults
-        needs = [Parameter('video', value=str(tiny_video))] if name == 'video_source' else []
+        needs = [Parameter('video', value=str(small_video))] if name == 'video_source' else []
         instance = node_class(node['executable'])(
             context=ros_graph.context, parameter_overrides=needs)
         try:

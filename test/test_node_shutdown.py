@@ -11,8 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -54,21 +52,11 @@ class NodeProcess:
         return status
 
 
-@pytest.fixture
-def looping_video(tmp_path):
-    path = tmp_path / 'loop.avi'
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 30.0, (64, 48))
-    for i in range(8):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.release()
-    return path
-
-
-def test_sigterm_while_publishing_ends_video_source_cleanly(ros_graph, tmp_path, looping_video):
+def test_sigterm_while_publishing_ends_video_source_cleanly(ros_graph, tmp_path, small_video):
     images = []
     listener = ros_graph.add(Node('test_listener', context=ros_graph.context))
     listener.create_subscription(Image, 'image', images.append, qos_profile_sensor_data)
-    node = NodeProcess('video_source', tmp_path, '-p', f'video:={looping_video}',
+    node = NodeProcess('video_source', tmp_path, '-p', f'video:={small_video}',
                        '-p', 'loop:=true')
     assert wait_for(lambda: len(images) > 10, 30), node.output()
     status = node.stop(signal.SIGTERM)

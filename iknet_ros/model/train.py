@@ -126,8 +126,8 @@ def train(kind: str, out, epochs: int = None, steps_per_epoch: int = None, lr: f
                   'palm-length scale', 'training': {
                       'seed': seed, 'epochs': epochs, 'steps_per_epoch': steps_per_epoch,
                       'lr': lr, 'accel_weight': accel_weight, 'batch': batch_args,
-                      'data': 'iknet_ros.synth.motion + observation (realistic, clean fraction '
-                              'as in batch)',
+                      'data': 'iknet_ros.synth.motion in synth.camera cameras, seen through '
+                              'synth.mediapipe_model (realistic; clean fraction as in batch)',
                       'validation': validation, 'git_revision': git_revision()}}
     model.train()
     for epoch in range(first_epoch, epochs):
