@@ -119,9 +119,11 @@ def test_a_missing_unreadable_or_closed_source_is_named(tmp_path, capsys, comman
     for args, name in ((['--video', missing], 'no_such_video.mp4'),
                        (['--video', broken], 'broken.mp4'),
                        (['--camera', 57], 'camera 57')):
-        status, _, stderr = run_cli(capsys, command, *args, '--max-frames', 5)
+        out = ['--out', tmp_path / 'out'] if command == 'demo' else []
+        status, _, stderr = run_cli(capsys, command, *args, *out, '--max-frames', 5)
         assert status == 2
         assert name in stderr.strip().splitlines()[-1]
+        assert not (tmp_path / 'out').exists()  # a source that does not play writes nothing
 
 
 def test_run_records_a_rosbag2_bag_and_a_summary(tmp_path, capsys):
@@ -148,6 +150,7 @@ def test_run_records_a_rosbag2_bag_and_a_summary(tmp_path, capsys):
                              ('/tf', 'tf2_msgs/msg/TFMessage'),
                              ('/hand/skeleton', 'visualization_msgs/msg/MarkerArray'),
                              ('/hand/attention', 'std_msgs/msg/Float32MultiArray'),
+                             ('/hand/joint_states', 'sensor_msgs/msg/JointState'),
                              ('/hand/debug_image/compressed', 'sensor_msgs/msg/CompressedImage')):
         assert info['topics'][topic]['count'] > 0, f'no {topic} in the bag: {info}'
         assert info['topics'][topic]['type'] == type_name
@@ -156,6 +159,9 @@ def test_run_records_a_rosbag2_bag_and_a_summary(tmp_path, capsys):
     rotations = [m for _, m in read_bag(out, {'/hand/joint_rotations'})['/hand/joint_rotations']
                  if m.joint_names]
     assert rotations and rotations[0].joint_names[0] == 'right_wrist'
+    # rclpy leaves 8 bytes after a JointState without velocities; the bag still reads back
+    angles = [m for _, m in read_bag(out, {'/hand/joint_states'})['/hand/joint_states'] if m.name]
+    assert angles and len(angles[0].name) == len(angles[0].position) == 55
 
 
 def test_run_refuses_to_overwrite_a_recording(tmp_path, capsys):

@@ -26,13 +26,15 @@ def choose_source(args):
     """('video', path) | ('camera', index) | ('synthetic', None), and a line saying why."""
     from iknet_ros.paths import sample_video
 
+    from iknet_ros.detect.video import VideoFrames
+
     if args.synthetic:
         return ('synthetic', None), 'synthetic keypoints (--synthetic)'
     if args.camera is not None:
+        VideoFrames(args.camera).close()  # a source that does not play fails before any output
         return ('camera', args.camera), f'camera {args.camera}'
     if args.video is not None:
-        if not Path(args.video).is_file():
-            raise CliError(f'video not found or not a file: {args.video}')
+        VideoFrames(args.video).close()
         return ('video', args.video), f'video {args.video}'
     if sample_video().is_file():
         return ('video', str(sample_video())), (

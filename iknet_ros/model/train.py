@@ -35,7 +35,7 @@ from iknet_ros.model.networks import build_model
 DEFAULTS = {
     'baseline': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'accel_weight': 2.0,
                  'arguments': {}},
-    'sequence': {'epochs': 20, 'steps_per_epoch': 200, 'lr': 1e-3, 'accel_weight': 5.0,
+    'sequence': {'epochs': 30, 'steps_per_epoch': 200, 'lr': 1e-3, 'accel_weight': 5.0,
                  'arguments': {}},
 }
 BATCH = {'sequences': 32, 'frames': 48, 'triplets_per_sequence': 4, 'clean_fraction': 0.2}

@@ -28,7 +28,7 @@ from iknet_ros.tracking.summary import RunSummary
 KEYPOINTS, ROTATIONS = '/hand/keypoints', '/hand/joint_rotations'
 # what a recording keeps: every /hand/* topic and /tf
 RECORDED = frozenset({KEYPOINTS, ROTATIONS, '/hand/skeleton', '/hand/attention',
-                      '/hand/debug_image', '/tf'})
+                      '/hand/joint_states', '/hand/debug_image', '/tf'})
 NODE_NAMES = ('video_source', 'keypoint_node', 'iknet_node')
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from rclpy.serialization import serialize_message
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import Image
 
@@ -88,8 +89,24 @@ def read_bag(folder, topics=None) -> dict:
         connections = [c for c in reader.connections if topics is None or c.topic in topics]
         for connection, log_time, raw in reader.messages(connections=connections):
             out.setdefault(connection.topic, []).append(
-                (log_time, reader.deserialize(raw, connection.msgtype)))
+                (log_time, _deserialize(reader.typestore, raw, connection.msgtype)))
     return out
+
+
+def _deserialize(typestore, raw: bytes, msgtype: str):
+    """A CDR message, with the bytes that rclpy's serializer leaves after some messages.
+
+    rclpy (rmw_fastrtps) reports a JointState with empty velocity and effort 8 bytes longer than
+    its content; rosbags refuses the surplus, though the message before it is whole.
+    """
+    try:
+        return typestore.deserialize_cdr(raw, msgtype)
+    except SerdeError as error:
+        if 'size mismatch' not in str(error):
+            raise
+        msgdef = typestore.get_msgdef(msgtype)
+        read = msgdef.deserialize_cdr_le if raw[1] else msgdef.deserialize_cdr_be
+        return read(raw[4:], 0, msgdef.cls, typestore)[0]
 
 
 def bag_info(folder) -> dict:
