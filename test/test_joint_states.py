@@ -143,8 +143,10 @@ def test_angles_outside_the_limits_are_counted_and_named(ros_graph):
     # stamps far apart: each cloud starts a new track; the model's pose is near the one sent
     listener.send(keypoints_to_cloud(header(20.0), [hand('right', pose_keypoints(angles))]))
     assert iknet.hands_angled == 2 and iknet.hands_outside_limits == 1
-    (name, excess), = iknet.last_limit_report
-    assert name == 'right_index_pip_flexion' and excess == pytest.approx(60.0, abs=5.0)
+    # the worst first; the model pulls a pose no hand takes partly back towards the range
+    (name, excess), *others = iknet.last_limit_report
+    assert name == 'right_index_pip_flexion' and 30.0 < excess <= 65.0
+    assert all(other < excess for _, other in others)
 
 
 def pose_keypoints(angles):

@@ -24,9 +24,8 @@ RECORDING = 'demo.rrd'  # what the live viewer shows, for Rerun's viewer to open
 
 def choose_source(args):
     """('video', path) | ('camera', index) | ('synthetic', None), and a line saying why."""
-    from iknet_ros.paths import sample_video
-
     from iknet_ros.detect.video import VideoFrames
+    from iknet_ros.paths import sample_video
 
     if args.synthetic:
         return ('synthetic', None), 'synthetic keypoints (--synthetic)'
