@@ -73,15 +73,16 @@ def video_source(context, params_file, remap_camera):
     """video_source on the `video` file, or nothing when no file is given.
 
     No frame of the file is lost: the first waits until keypoint_node and iknet_node have
-    subscribed (wait_for_graph), each next one until keypoint_node has answered the one before
-    (pace_topic), so a busy machine slows the video down rather than drop frames.
+    subscribed (wait_for_graph) and goes again until iknet_node answers it (DDS may connect them
+    seconds later), each next one until iknet_node has answered the one before (pace_topic), so
+    a busy machine slows the video down rather than drop frames.
     """
     video = LaunchConfiguration('video').perform(context)
     if not video:
         return []
     return [Node(package='iknet_ros', executable='video_source', name='video_source',
                  parameters=[params_file, {'video': video, 'wait_for_graph': True,
-                                           'pace_topic': 'hand/keypoints'}],
+                                           'pace_topic': 'hand/joint_rotations'}],
                  remappings=remap_camera, output='screen')]
 
 

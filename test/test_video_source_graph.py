@@ -62,3 +62,29 @@ def test_pace_topic_holds_each_frame_until_the_one_before_is_answered(ros_graph,
     answers.publish(PointCloud2(header=images[1].header))
     assert wait_for(source.finished.is_set, 10)
     assert source.published == 8 and wait_for(lambda: len(images) == 8, 3)
+
+
+def test_an_unanswered_first_frame_goes_again_until_the_graph_answers(ros_graph, small_video):
+    images, answering = [], []
+    detector = ros_graph.add(Node('detector', context=ros_graph.context))
+    answers = detector.create_publisher(PointCloud2, 'answers', 10)
+
+    def on_image(msg):  # a detector whose answers reach video_source only once the test lets it
+        images.append(msg)
+        if answering:
+            answers.publish(PointCloud2(header=msg.header))
+
+    detector.create_subscription(
+        Image, 'image', on_image,
+        QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliability))
+    source = video_source(ros_graph, video=str(small_video), wait_for_subscriber=True,
+                          pace_topic='answers')
+    assert wait_for(lambda: len(images) == 2, 5), 'the unanswered first frame did not go again'
+    first, again = images[:2]
+    assert bytes(again.data) == bytes(first.data) and again.header.stamp != first.header.stamp
+    assert source.published == 1, 'a first frame sent again is still the first frame of the file'
+    answering.append(True)
+    answers.publish(PointCloud2(header=images[-1].header))
+    assert wait_for(source.finished.is_set, 10)
+    assert source.published == 8 and wait_for(lambda: len(images) >= 9, 3)
+    assert len({bytes(image.data[:1]) for image in images}) == 8  # grey level 20 i of frame i

@@ -114,11 +114,16 @@ def status(name: str, hardware_id: str, health: Health, ok: str, values: dict) -
                             values=[KeyValue(key=str(k), value=str(v)) for k, v in values.items()])
 
 
-def diagnostic_array(stamp, statuses: list) -> DiagnosticArray:
-    """The DiagnosticArray of `statuses`, stamped `stamp` (a builtin_interfaces Time)."""
-    msg = DiagnosticArray(status=statuses)
-    msg.header.stamp = stamp
-    return msg
+def publish_periodically(node, statuses):
+    """Publish `statuses()` (a list of DiagnosticStatus) on /diagnostics every PERIOD_SEC."""
+    publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
+
+    def publish():
+        msg = DiagnosticArray(status=statuses())
+        msg.header.stamp = node.get_clock().now().to_msg()
+        publisher.publish(msg)
+
+    node.create_timer(PERIOD_SEC, publish)
 
 
 def status_name(node, what: str) -> str:

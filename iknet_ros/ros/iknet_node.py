@@ -14,7 +14,6 @@ from collections import Counter, deque
 
 import numpy as np
 import torch
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import JointState, MultiDOFJointState, PointCloud2
 from std_msgs.msg import Float32MultiArray, Header
@@ -27,13 +26,11 @@ from iknet_ros.model.device import DEVICES
 from iknet_ros.ros import messages
 from iknet_ros.ros.conversions import cloud_to_keypoints
 from iknet_ros.ros.diagnostics import (
-    DIAGNOSTICS_TOPIC,
-    PERIOD_SEC,
     STALE_INPUT_SEC,
     EventWindow,
     Health,
-    diagnostic_array,
     number,
+    publish_periodically,
     status,
     status_name,
 )
@@ -151,10 +148,9 @@ class IKNetNode(Node):
                             if p['publish_markers'] else None)
         self.attention_pub = self.create_publisher(Float32MultiArray, ATTENTION_TOPIC, 10)
         self.angles_pub = self.create_publisher(JointState, ANGLES_TOPIC, 10)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self.cloud_sub = self.create_subscription(PointCloud2, KEYPOINTS_TOPIC, self._on_cloud,
                                                   10)
-        self.create_timer(PERIOD_SEC, self._publish_diagnostics)
+        publish_periodically(self, self.diagnostics)
         self.get_logger().info(
             f'{self.tracker.config["kind"]} IKNet on {self.tracker.device}, '
             f'window {self.tracker.window} frames, reset after {p["reset_after"]} s'
@@ -339,9 +335,6 @@ class IKNetNode(Node):
                    f'{", ".join(tracked) or "no hand"}', tracking_values),
         ]
 
-    def _publish_diagnostics(self):
-        self.diagnostics_pub.publish(diagnostic_array(self.get_clock().now().to_msg(),
-                                                      self.diagnostics()))
 
 
 def use_one_torch_thread():

@@ -11,7 +11,6 @@ import threading
 import time
 from collections import Counter
 
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -29,13 +28,11 @@ from iknet_ros.ros.conversions import (
     rgb_to_image,
 )
 from iknet_ros.ros.diagnostics import (
-    DIAGNOSTICS_TOPIC,
-    PERIOD_SEC,
     STALE_INPUT_SEC,
     EventWindow,
     Health,
-    diagnostic_array,
     number,
+    publish_periodically,
     status,
     status_name,
 )
@@ -170,7 +167,6 @@ class KeypointNode(Node):
         self.keypoints_pub = self.create_publisher(PointCloud2, KEYPOINTS_TOPIC, 10)
         self.debug_pub = (self.create_publisher(Image, DEBUG_IMAGE_TOPIC, qos_profile_sensor_data)
                           if self._publish_debug else None)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self._debug_observed = (self.debug_pub is not None and observer is not None
                                 and self.debug_pub.topic_name in observer.topics)
         self.image_sub = self.create_subscription(Image, 'image', self._on_image,
@@ -183,7 +179,7 @@ class KeypointNode(Node):
         self._detection = NewestOnly(self._detect, 'keypoint_detection')
         self._drawing = (NewestOnly(self._publish_debug_image, 'keypoint_debug_image')
                          if self.debug_pub is not None else None)
-        self.create_timer(PERIOD_SEC, self._publish_diagnostics)
+        publish_periodically(self, self.diagnostics)
         self.get_logger().info(f'detecting up to {p["max_hands"]} hands with {self.model} '
                                f'(mirrored={p["mirrored"]})')
 
@@ -372,9 +368,6 @@ class KeypointNode(Node):
                    f'{", ".join(self.sides_now) or "none"}', detection_values),
         ]
 
-    def _publish_diagnostics(self):
-        self.diagnostics_pub.publish(diagnostic_array(self.get_clock().now().to_msg(),
-                                                      self.diagnostics()))
 
     def destroy_node(self):
         """Stop the worker threads and release MediaPipe before the node goes."""

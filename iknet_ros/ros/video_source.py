@@ -46,11 +46,15 @@ PARAMETERS = {
                          'absolute (/namespace/name).'),
     'pace_topic': Param('', "For a file: hold each frame until the graph's answer to the one "
                             'before (the message with its stamp on this topic, e.g. '
-                            'hand/keypoints) has arrived, for at most 1 s: a graph slower than '
-                            "the file slows the video down instead of dropping frames. '' = the "
-                            "file's rate whatever the graph does."),
+                            'hand/joint_rotations) has arrived, for at most 1 s: a graph slower '
+                            'than the file slows the video down instead of dropping frames. The '
+                            'first frame goes again until it is answered (the graph is then '
+                            "connected end to end). '' = the file's rate whatever the graph does."),
 }
 PACE_TIMEOUT_SEC = 1.0  # an answer lost on the way must not stall the video
+# a subscription in the graph may take a DDS announcement period (seconds) to be connected: the
+# first frame is sent again until its answer comes, this many times at most
+FIRST_FRAME_TRIES = 10
 
 # subscriptions a node may make whether or not it is ready (rclcpp's time source makes both)
 NOT_INPUTS = ('/parameter_events', '/clock')
@@ -176,13 +180,9 @@ class VideoSource(Node):
                 self._answered.wait(PACE_TIMEOUT_SEC)
                 if self._stop:
                     break
-            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-            image.header = self.camera_info.header = header
-            self._last_stamp = header.stamp  # before clear(): a late answer is not this one's
-            self._answered.clear()
-            self.image_pub.publish(image)
-            self.info_pub.publish(self.camera_info)
-            self.published += 1
+            self._publish(image)
+            if self._pace_topic and self.published == 1:
+                self._first_frame_answered(image)
             if self.period:
                 next_time += self.period
                 time.sleep(max(0.0, next_time - time.monotonic()))
@@ -190,6 +190,25 @@ class VideoSource(Node):
         if not self._stop:
             self.get_logger().info(f'end of {self.frames.source} after {self.published} frames')
         self.finished.set()
+
+    def _publish(self, image: Image):
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        image.header = self.camera_info.header = header
+        self._last_stamp = header.stamp  # before clear(): a late answer is not this one's
+        self._answered.clear()
+        self.image_pub.publish(image)
+        self.info_pub.publish(self.camera_info)
+        self.published += 1
+
+    def _first_frame_answered(self, image: Image):
+        """Send the first frame again (newly stamped) until pace_topic answers it."""
+        for _ in range(FIRST_FRAME_TRIES - 1):
+            if self._answered.wait(PACE_TIMEOUT_SEC) or self._stop:
+                return
+            self.get_logger().info(f'no answer on {self._pace_topic} to the first frame yet '
+                                   '(the graph is still connecting): sending it again')
+            self.published -= 1  # the same frame of the file
+            self._publish(image)
 
     def destroy_node(self):
         """Stop the capture thread and release the file or camera."""
