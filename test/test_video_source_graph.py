@@ -26,6 +26,22 @@ def subscriber(graph, name, images):
     return node
 
 
+def answering_detector(graph, images, answering):
+    """A detector that keeps every image and answers each on 'answers' once `answering` is set."""
+    detector = graph.add(Node('detector', context=graph.context))
+    answers = detector.create_publisher(PointCloud2, 'answers', 10)
+
+    def on_image(msg):
+        images.append(msg)
+        if answering:
+            answers.publish(PointCloud2(header=msg.header))
+
+    detector.create_subscription(
+        Image, 'image', on_image,
+        QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliability))
+    return answers
+
+
 def test_wait_for_graph_waits_for_the_nodes_not_for_any_subscriber(ros_graph, small_video):
     seen, detected = [], []
     subscriber(ros_graph, 'observer', seen)  # as RViz: subscribes, is not the graph
@@ -40,17 +56,7 @@ def test_wait_for_graph_waits_for_the_nodes_not_for_any_subscriber(ros_graph, sm
 
 def test_pace_topic_holds_each_frame_until_the_one_before_is_answered(ros_graph, small_video):
     images, answering = [], []
-    detector = ros_graph.add(Node('detector', context=ros_graph.context))
-    answers = detector.create_publisher(PointCloud2, 'answers', 10)
-
-    def on_image(msg):  # a detector that answers at once, once the test lets it
-        images.append(msg)
-        if answering:
-            answers.publish(PointCloud2(header=msg.header))
-
-    detector.create_subscription(
-        Image, 'image', on_image,
-        QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliability))
+    answers = answering_detector(ros_graph, images, answering)
     source = video_source(ros_graph, video=str(small_video), wait_for_subscriber=True,
                           pace_topic='answers')
     assert wait_for(lambda: len(images) == 1, 10)
@@ -66,17 +72,7 @@ def test_pace_topic_holds_each_frame_until_the_one_before_is_answered(ros_graph,
 
 def test_an_unanswered_first_frame_goes_again_until_the_graph_answers(ros_graph, small_video):
     images, answering = [], []
-    detector = ros_graph.add(Node('detector', context=ros_graph.context))
-    answers = detector.create_publisher(PointCloud2, 'answers', 10)
-
-    def on_image(msg):  # a detector whose answers reach video_source only once the test lets it
-        images.append(msg)
-        if answering:
-            answers.publish(PointCloud2(header=msg.header))
-
-    detector.create_subscription(
-        Image, 'image', on_image,
-        QoSProfile(depth=100, reliability=qos_profile_sensor_data.reliability))
+    answers = answering_detector(ros_graph, images, answering)
     source = video_source(ros_graph, video=str(small_video), wait_for_subscriber=True,
                           pace_topic='answers')
     assert wait_for(lambda: len(images) == 2, 5), 'the unanswered first frame did not go again'
