@@ -221,23 +221,6 @@ def aim_bones(local_rot: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     return _in_joint_order(local_rot[..., 0, :, :], aimed, 2)
 
 
-def hold_bone_lengths(positions: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Joints on bones of the given lengths, each bone aimed at its joint's given position.
-
-    positions: (..., 21, 3); lengths: (..., 21) bone lengths (the wrist's unused). From the
-    wrist out, each joint is placed `lengths[j]` from its already placed parent, towards
-    `positions[j]`. Returns (..., 21, 3), the wrist where it was.
-    """
-    wrist = positions[..., 0, :]
-    parent, placed = wrist[..., None, :], []
-    for depth in range(_FINGER_JOINTS):  # one depth of all five fingers at a time
-        joints = _depth_slice(depth)
-        bone = torch.nn.functional.normalize(positions[..., joints, :] - parent, dim=-1)
-        parent = parent + bone * lengths[..., joints, None]                  # (..., 5, 3)
-        placed.append(parent)
-    return _in_joint_order(wrist, placed, 1)
-
-
 def swing_ik(positions: torch.Tensor) -> torch.Tensor:
     """(..., 21, 3) joint positions -> (..., 21, 3, 3) local rotations without twist.
 
