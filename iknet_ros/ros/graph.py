@@ -2,14 +2,15 @@
 
 Used by ``iknet-ros run``/``demo``, the benchmark and the tests. One thread spins every node:
 rclpy's MultiThreadedExecutor lost more frames on two busy cores (its spin loop competes for the
-GIL) and, in this rclpy, returns from ``shutdown()`` with callbacks still running on its pool.
-The detector and the video source have threads of their own.
+GIL). In this rclpy no executor's ``shutdown()`` waits for a running callback, so the graph
+stops its own spin loop and joins it before it shuts the executor down. The detector and the
+video source have threads of their own.
 """
 import threading
 import time
 
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.01):
@@ -35,9 +36,16 @@ class InProcessGraph:
         rclpy.init(context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes = []
-        self._thread = threading.Thread(target=self.executor.spin, name='ros_graph',
-                                        daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, name='ros_graph', daemon=True)
         self._thread.start()
+
+    def _spin(self):
+        try:
+            while not self._stop.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.1)
+        except ExternalShutdownException:  # the context was shut down (Ctrl-C): nothing to do
+            pass
 
     def add(self, node):
         """Spin `node` in this graph; return it."""
@@ -56,8 +64,10 @@ class InProcessGraph:
 
     def close(self):
         """Stop spinning, destroy the nodes (newest first) and shut the context down."""
-        self.executor.shutdown()
+        self._stop.set()
+        self.executor.wake()
         self._thread.join(timeout=5.0)
+        self.executor.shutdown()
         for node in reversed(self.nodes):
             node.destroy_node()
         self.nodes = []
