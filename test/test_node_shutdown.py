@@ -79,3 +79,39 @@ def test_a_stop_while_iknet_node_still_starts_ends_it_cleanly(tmp_path):
     assert 'sequence IKNet on' not in node.output(), 'iknet_node had started already'
     assert status == 0, node.output()
     assert 'Traceback' not in node.output()
+
+
+STUCK_TEARDOWN = """
+import time
+from rclpy.node import Node
+from iknet_ros.ros.node_main import STOP_SIGNALS, run_node
+
+
+class StuckNode(Node):
+    def __init__(self):
+        super().__init__('stuck_node')
+        print('stuck_node up', flush=True)
+
+    def destroy_node(self):
+        time.sleep(60)
+
+
+STOP_SIGNALS.install()
+run_node(StuckNode)
+"""
+
+
+def test_a_node_stuck_in_its_teardown_ends_with_every_thread_s_stack(tmp_path):
+    log = tmp_path / 'stuck.log'
+    with log.open('w') as out:
+        process = subprocess.Popen([sys.executable, '-c', STUCK_TEARDOWN], stdout=out,
+                                   stderr=subprocess.STDOUT,
+                                   env=dict(os.environ, ROS_LOG_DIR=str(tmp_path / 'ros_log')))
+    assert wait_for(lambda: 'stuck_node up' in log.read_text(), 30), log.read_text()
+    process.send_signal(signal.SIGINT)
+    try:  # well before launch's SIGKILL (15 s after its SIGINT)
+        status = process.wait(timeout=10)
+    finally:
+        process.kill()
+    assert status == 1, log.read_text()
+    assert 'in destroy_node' in log.read_text(), 'no stack of the stuck thread'

@@ -3,6 +3,7 @@
 The console scripts start here (`keypoint_node()`, `iknet_node()`, `video_source()`), so that
 SIGINT and SIGTERM are taken over before the node's heavy imports (torch, MediaPipe).
 """
+import faulthandler
 import importlib
 import os
 import signal
@@ -14,6 +15,9 @@ from iknet_ros.paths import shipped_file
 LARGE_IMAGES_PROFILE = 'fastdds_large_images.xml'
 # the variable Fast DDS 2.x (ROS 2 Jazzy) reads, and the name Fast DDS 3 reads
 PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+# a node still stopping this long after the stop signal prints every thread's stack and exits
+# with status 1: before launch escalates (SIGTERM after 5 s, which a stopping node ignores)
+STOP_LIMIT_SEC = 4.0
 
 
 def use_large_image_transport():
@@ -40,7 +44,8 @@ class _StopSignals:
     forwarded by launch). Here the first signal ends the process at once (status 0) while its
     modules load, before there is anything to tear down, and later only ends the spin loop once
     the node is made. From then on the signals are ignored, so the teardown and Python's own
-    exit (which would restore the default action) always finish.
+    exit (which would restore the default action) always finish, or, stuck for STOP_LIMIT_SEC,
+    end with the stack of every thread (faulthandler's watchdog thread, which needs no GIL).
     """
 
     def __init__(self):
@@ -61,6 +66,7 @@ class _StopSignals:
         self.requested.set()
         if not self.making_node:
             os._exit(0)
+        faulthandler.dump_traceback_later(STOP_LIMIT_SEC, exit=True)
 
 
 STOP_SIGNALS = _StopSignals()
@@ -109,6 +115,7 @@ def run_node(node_class, args=None, done=None, setup_errors=()) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        faulthandler.cancel_dump_traceback_later()  # stopped in time
     return 0
 
 
