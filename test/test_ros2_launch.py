@@ -158,7 +158,9 @@ def test_every_frame_of_the_video_becomes_joint_rotations(ros_graph, launch):
     assert published == frame_count
     # the first frame goes again until iknet_node answers it (the graph still connecting)
     again = run.output().count('to the first frame yet')
-    assert processed() == frame_count + again, 'keypoint_node: one cloud per image'
+    # every frame reached keypoint_node; of the first one's sends, those before keypoint_node
+    # was connected did not
+    assert frame_count <= processed() <= frame_count + again, 'keypoint_node: a frame lost'
     assert frame_count <= answered() <= processed(), 'iknet_node: every frame answered'
     # what arrived here: one rotations message per cloud, from the first cloud received on
     assert len(set(rotations.stamps)) == len(rotations.stamps), 'a frame answered twice'
