@@ -52,7 +52,7 @@ def sequence_similarity(joints: np.ndarray, reference: np.ndarray) -> tuple:
     similarity of the camera-frame joints would instead shrink a method whose depth wanders
     (monocular depth errors of 10 cm) towards its mean, and tilt it to absorb that wandering.
     """
-    size = [np.median(bone_lengths(x).sum(-1)) for x in (joints, reference)]
+    size = [np.median(sk.bone_lengths(x).sum(-1)) for x in (joints, reference)]
     scale = float(size[1] / size[0])
     _, rotation, _ = similarity_transform(wrist_aligned(joints).reshape(-1, 3),
                                           wrist_aligned(reference).reshape(-1, 3))
@@ -132,11 +132,6 @@ def lag_frames(joints: np.ndarray, reference: np.ndarray, max_lag: float = 6.0,
                             for c in range(flat_ref.shape[1])], axis=1)      # (m, 63)
         costs.append(np.mean((flat - shifted) ** 2))
     return round(float(shifts[int(np.argmin(costs))]), 6)  # the grid's value, not 0.1 + 1e-15
-
-
-def bone_lengths(joints: np.ndarray) -> np.ndarray:
-    """(..., 21, 3) -> (..., 20) the length of every bone."""
-    return np.linalg.norm(joints[..., 1:, :] - joints[..., sk.PARENT_INDEX[1:], :], axis=-1)
 
 
 def triangulate(uv: list, cameras: list) -> np.ndarray:

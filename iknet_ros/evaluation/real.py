@@ -32,7 +32,6 @@ from iknet_ros.evaluation.detections import (
 from iknet_ros.evaluation.metrics import (
     accel_error_mm,
     apply_similarity,
-    bone_lengths,
     consecutive_runs,
     joint_errors_mm,
     lag_frames,
@@ -251,7 +250,7 @@ def video_metrics(output, detections: Detections) -> dict:
         errors.append(error)
         relative.append(error[:, list(sk.TIPS)] / palm_px[:, None])
         runs += [wrist_aligned(joints[run]) for run in consecutive_runs(valid_frames(joints))]
-        bones.append(bone_lengths(joints[valid_frames(joints)]))
+        bones.append(sk.bone_lengths(joints[valid_frames(joints)]))
         violations.append(limit_violations(output.rotations(side)[valid_frames(joints)]))
     if not errors:
         return {**dict.fromkeys(VIDEO_METRICS, float('nan')), 'coverage': 0.0}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from iknet_ros.evaluation.metrics import bone_lengths, project, triangulate, valid_frames
+from iknet_ros.evaluation.metrics import project, triangulate, valid_frames
 from iknet_ros.hand import skeleton as sk
 from iknet_ros.hand.keypoints import SIDES
 
@@ -127,9 +127,9 @@ def build_reference(pair, detections: dict) -> StereoReference:
                           np.flatnonzero(both))
     world = np.full((frames, sk.NUM_JOINTS, 3), np.nan)
     world[both] = fitted
-    raw_bones = bone_lengths(raw)                                           # (n, 20) units
-    lengths = bone_lengths(fitted[:1])[0]                                   # (20,)
-    metric = np.concatenate([bone_lengths(hands[n][0][:frames][both]) for n in names])
+    raw_bones = sk.bone_lengths(raw)                                           # (n, 20) units
+    lengths = sk.bone_lengths(fitted[:1])[0]                                   # (20,)
+    metric = np.concatenate([sk.bone_lengths(hands[n][0][:frames][both]) for n in names])
     metres_per_unit = float(np.median(metric.sum(-1)) / lengths.sum())
 
     def reprojection_px(points):

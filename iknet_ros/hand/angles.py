@@ -76,10 +76,6 @@ def dof_names(side: str) -> list:
     return [f'{side}_{d.name}' for d in DOFS]
 
 
-def _mirror(side: str) -> np.ndarray:
-    return sk.MIRROR if side == 'left' else np.eye(3)
-
-
 def _palm_swing(offsets: np.ndarray):
     """(..., 21, 3) offsets -> palm (flexion, abduction) (..., 5, 2) rad, rotations (..., 5, 3, 3).
 
@@ -112,7 +108,7 @@ def hand_angles(quat_xyzw: np.ndarray, offsets: np.ndarray, side: str = 'right')
     quat_xyzw: (..., 21, 4) local rotations and offsets: (..., 21, 3) bone offsets, as in
     ``/hand/joint_rotations`` (rows 0, the wrist's pose, are not used: it goes on TF).
     """
-    m = _mirror(side)
+    m = sk.mirror(side)
     rot = Rotation.from_quat(np.asarray(quat_xyzw, float).reshape(-1, 4)).as_matrix()
     rot = m @ rot.reshape(np.shape(quat_xyzw)[:-1] + (3, 3)) @ m           # (..., 21, 3, 3)
     offsets = np.asarray(offsets, float) @ m                               # (..., 21, 3)
@@ -147,7 +143,7 @@ def angles_to_pose(angles: np.ndarray, bone_lengths=None, side: str = 'right'):
         np.linalg.norm(sk.REST_OFFSETS, axis=-1, keepdims=True), 1e-12)
     offsets = np.broadcast_to(rest_dir * lengths[:, None], lead + (sk.NUM_JOINTS, 3)).copy()
     offsets[..., sk.PALM_JOINTS, :] = (swing @ offsets[..., sk.PALM_JOINTS, :, None])[..., 0]
-    m = _mirror(side)
+    m = sk.mirror(side)
     rot, offsets = m @ rot @ m, offsets @ m
     quat = Rotation.from_matrix(rot.reshape(-1, 3, 3)).as_quat().reshape(lead + (sk.NUM_JOINTS, 4))
     return quat, offsets

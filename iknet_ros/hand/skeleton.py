@@ -201,6 +201,17 @@ PALM_LIMITS_DEG = np.array([((-10.0, 10.0), (-10.0, 10.0)),   # thumb (carpals)
 MIRROR = np.diag([-1.0, 1.0, 1.0])
 
 
+def mirror(side: str) -> np.ndarray:
+    """MIRROR for a left hand, the identity for a right one (3, 3)."""
+    return MIRROR if side == 'left' else np.eye(3)
+
+
+def bone_lengths(points) -> np.ndarray:
+    """(..., 21, 3) joints -> (..., 20) the length of every bone, wrist out (numpy)."""
+    points = np.asarray(points)
+    return np.linalg.norm(points[..., 1:, :] - points[..., PARENT_INDEX[1:], :], axis=-1)
+
+
 @dataclass(frozen=True)
 class SubjectModel:
     """How much hands differ: overall scale and each bone.

@@ -135,11 +135,6 @@ def kabsch(a, b, scale: bool = False) -> tuple:
     return r, s, t
 
 
-def bone_lengths(points) -> np.ndarray:
-    """(..., 21, 3) -> (..., 20) bone lengths."""
-    return np.linalg.norm(points[..., 1:, :] - points[..., sk.PARENT_INDEX[1:], :], axis=-1)
-
-
 def robust_mixture(x) -> dict:
     """Core-Gaussian + outlier description of a sample.
 
@@ -179,8 +174,8 @@ def error_statistics(xyz, uv, truth, k, left) -> dict:
     angle = np.linalg.norm(rotvec, axis=-1)
     ray = unit(truth.mean(1))
     axis_cos = np.abs((rotvec * ray).sum(-1)) / np.maximum(angle, 1e-12)
-    scale = bone_lengths(xyz).sum(-1) / bone_lengths(truth).sum(-1)
-    ratio = bone_lengths(xyz) / bone_lengths(truth)
+    scale = sk.bone_lengths(xyz).sum(-1) / sk.bone_lengths(truth).sum(-1)
+    ratio = sk.bone_lengths(xyz) / sk.bone_lengths(truth)
     pixel = np.linalg.norm(uv - project(truth, k[:, None]), axis=-1)        # (N, 21)
     # per-joint landmark offset in MediaPipe's own hand frame, wrist-relative (right geometry)
     frame = palm_frame(mirror_x(xyz, left))
@@ -298,7 +293,7 @@ def fit_parameters(data: StillDetections, seed: int = 0, draws: int = 4) -> dict
     lam = 1.0
     for _ in range(50):
         flat = shape * np.array([1.0, 1.0, lam])
-        s = bone_lengths(world).sum(-1) / bone_lengths(flat).sum(-1)
+        s = sk.bone_lengths(world).sum(-1) / sk.bone_lengths(flat).sum(-1)
         scaled = s[:, None, None] * shape
         new = float((world[..., 2] * scaled[..., 2]).sum() / (scaled[..., 2] ** 2).sum())
         done = abs(new - lam) < 1e-7
@@ -306,7 +301,7 @@ def fit_parameters(data: StillDetections, seed: int = 0, draws: int = 4) -> dict
         if done:
             break
     flat = shape * np.array([1.0, 1.0, lam])
-    s = bone_lengths(world).sum(-1) / bone_lengths(flat).sum(-1)
+    s = sk.bone_lengths(world).sum(-1) / sk.bone_lengths(flat).sum(-1)
     eps = world - s[:, None, None] * flat
     direction = unit(g3[:, 1:] - g3[:, sk.PARENT_INDEX[1:]])
     along = ((eps[:, 1:] * direction).sum(-1), (eps[:, sk.PARENT_INDEX[1:]] * direction).sum(-1))
@@ -368,7 +363,7 @@ def fit_parameters(data: StillDetections, seed: int = 0, draws: int = 4) -> dict
                               CHAIN_DEPTH, 1.0, 0.0, 0.0, 0.0)[:, 0]
         noisy = flat + chain_correlated(noise, bone_directions(g3), rho,
                                         params['rho_across_bone'])
-        return float(np.log(bone_lengths(noisy).sum(-1) / bone_lengths(flat).sum(-1)).mean())
+        return float(np.log(sk.bone_lengths(noisy).sum(-1) / sk.bone_lengths(flat).sum(-1)).mean())
 
     def simulated(key):
         runs = simulated_statistics(data, params, draws, int(rng.integers(1 << 31)))
@@ -555,7 +550,7 @@ def jitter_statistics(sequences) -> dict:
             window = np.lib.stride_tricks.sliding_window_view(x, 7, axis=0).mean(-1)
             resid.append(np.linalg.norm(x[3:-3] - window, axis=-1).ravel())
         if detected.sum() > 1:
-            bone_sd.append(bone_lengths(aligned[detected]).std(0).mean())
+            bone_sd.append(sk.bone_lengths(aligned[detected]).std(0).mean())
     accel, resid = np.concatenate(accel), np.concatenate(resid)
     return {'accel_mm': float(accel.mean()), 'resid_mm_mean': float(resid.mean()),
             'resid_mm_p95': float(np.percentile(resid, 95)),

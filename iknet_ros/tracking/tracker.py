@@ -105,10 +105,6 @@ class _Track:
         self.dt = 0.0                           # s since the track's previous frame
 
 
-def _mirror(side: str) -> np.ndarray:
-    return sk.MIRROR if side == 'left' else np.eye(3)
-
-
 def check_hand(hand: HandKeypoints):
     """Raise ValueError with a clear message when a hand's keypoints cannot be a hand in view.
 
@@ -199,7 +195,7 @@ class HandTracker:
                                     '(bag loop?)')
         tracks = []
         for side, hand in best_per_side(hands).items():
-            m = _mirror(side)
+            m = sk.mirror(side)
             xyz = np.asarray(hand.xyz, dtype=np.float64) @ m.T
             rays = np.asarray(hand.rays, dtype=np.float64) * [m[0, 0], 1.0]  # x mirrored too
             track = self.tracks.get(side)
@@ -256,7 +252,7 @@ class HandTracker:
             raw = shape[i] + kin.place_on_rays(torch.from_numpy(shape[i]), rays).numpy()
             if not (np.isfinite(positions).all() and positions[:, 2].min() > 0.0):
                 positions += track.keypoints[-1][sk.ROOT] - positions[sk.ROOT]  # MediaPipe's
-            m = _mirror(side)
+            m = sk.mirror(side)
             rot = m @ local_rot[i] @ m                                      # back to this side
             offsets = offsets @ m.T
             offsets[sk.ROOT] = positions[sk.ROOT] @ m.T
